@@ -1,0 +1,117 @@
+//! `iotplan emulator`: serve the local emulator until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::emulator::seed::{Seed, new_product};
+use crate::emulator::{self, AccessKey, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator};
+use crate::exit::ExitStatus;
+use crate::output::Printer;
+use crate::platform::credentials::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN};
+use crate::secret::Secret;
+
+/// Options of `iotplan emulator`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  iotplan emulator --listen 127.0.0.1:8080 --state .iotplan/emulator.json --product a1DemoProd1")]
+pub struct EmulatorArgs {
+    /// Address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Keep products and devices in this file across runs.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Preload products and devices from a YAML/JSON seed file.
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Create a product with this ProductKey (repeatable; a shortcut for demos).
+    #[arg(long = "product")]
+    pub products: Vec<String>,
+    /// Accepted AccessKey ID (else ALIBABA_CLOUD_ACCESS_KEY_ID, else the demo key `iotplan-demo`).
+    #[arg(long)]
+    pub access_key_id: Option<String>,
+    /// Accepted AccessKey secret (else ALIBABA_CLOUD_ACCESS_KEY_SECRET, else the demo secret).
+    #[arg(long)]
+    pub access_key_secret: Option<String>,
+    /// Added latency per request, in ms.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction of requests answered 503 ServiceUnavailable before any change (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Time each asynchronous ApplyId step (check, create) takes, in ms.
+    #[arg(long, default_value_t = 500)]
+    pub apply_delay_ms: u64,
+    /// Multiplier on the per-Action QPS quotas (0 turns throttling off).
+    #[arg(long, default_value_t = 1.0)]
+    pub qps_scale: f64,
+}
+
+fn keys(args: &EmulatorArgs) -> Vec<AccessKey> {
+    let id = args.access_key_id.clone().or_else(|| std::env::var(ENV_ACCESS_KEY_ID).ok());
+    let secret = args.access_key_secret.clone().or_else(|| std::env::var(ENV_ACCESS_KEY_SECRET).ok());
+    match (id, secret) {
+        (Some(id), Some(secret)) => vec![AccessKey {
+            id,
+            secret: Secret::new(secret),
+            security_token: std::env::var(ENV_SECURITY_TOKEN).ok().filter(|t| !t.is_empty()).map(Secret::new),
+        }],
+        _ => vec![AccessKey {
+            id: DEMO_ACCESS_KEY_ID.to_owned(),
+            secret: Secret::new(DEMO_ACCESS_KEY_SECRET),
+            security_token: None,
+        }],
+    }
+}
+
+/// Runs the emulator until Ctrl-C.
+///
+/// # Errors
+/// Bad flags, an unusable state or seed file, or an address that cannot be bound.
+pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    anyhow::ensure!((0.0..=1.0).contains(&args.fail_rate), "--fail-rate must be between 0 and 1");
+    anyhow::ensure!(args.qps_scale >= 0.0, "--qps-scale must not be negative");
+    if let Some(state) = &args.state {
+        super::ensure_parent(state)?;
+    }
+    let keys = keys(&args);
+    let config = Config {
+        listen: args.listen,
+        keys: keys.clone(),
+        state_file: args.state.clone(),
+        latency: super::millis(args.latency_ms),
+        fail_rate: args.fail_rate,
+        apply_delay: super::millis(args.apply_delay_ms),
+        qps_scale: args.qps_scale,
+        ..Config::default()
+    };
+    let emulator = Emulator::new(config)?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    if let Some(path) = &args.seed {
+        let seed = Seed::load(path)?;
+        emulator.with_store(|store| seed.apply(store, now));
+    }
+    emulator.with_store(|store| {
+        for key in &args.products {
+            if !store.products.contains_key(key) {
+                store.add_product(new_product(key, None, None, now));
+            }
+        }
+    });
+    let running = emulator::serve(emulator).await?;
+    if !running.addr.ip().is_loopback() {
+        printer.err_line(&format!("warning: listening on {}, which is reachable from other machines", running.addr));
+    }
+    printer.err_line(&format!("iotplan emulator listening on {}", running.endpoint()));
+    printer.err_line(&format!("  AccessKey ID: {} (secret not shown)", keys[0].id));
+    if keys[0].id == DEMO_ACCESS_KEY_ID {
+        printer.err_line(&format!("  demo credentials: {ENV_ACCESS_KEY_ID}={DEMO_ACCESS_KEY_ID} {ENV_ACCESS_KEY_SECRET}={DEMO_ACCESS_KEY_SECRET}"));
+    }
+    printer.err_line(&format!("  point iotplan at it with --endpoint {} (or IOTPLAN_ENDPOINT)", running.endpoint()));
+    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+    printer.err_line("stopping; state saved");
+    running.stop().await?;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,131 @@
+//! The command line: clap definitions, one file per subcommand, and the only place `anyhow` is used.
+
+mod demo;
+mod devices;
+mod emulator;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::ExitStatus;
+use crate::output::{ColorChoice, Printer};
+use crate::platform::credentials::{self, ENV_ENDPOINT};
+use crate::platform::{Client, ClientConfig};
+
+/// Declarative provisioning of Alibaba Cloud IoT Platform devices.
+#[derive(Debug, Parser)]
+#[command(name = "iotplan", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Region, e.g. cn-shanghai (else ALIBABA_CLOUD_REGION_ID, the manifest, or the profile).
+    #[arg(long, global = true, env = credentials::ENV_REGION)]
+    pub region: Option<String>,
+    /// aliyun CLI profile from ~/.aliyun/config.json (modes AK and StsToken).
+    #[arg(long, global = true, env = credentials::ENV_PROFILE)]
+    pub profile: Option<String>,
+    /// API endpoint, e.g. http://127.0.0.1:8080 for a local emulator (default https://iot.REGION.aliyuncs.com).
+    #[arg(long, global = true, env = ENV_ENDPOINT)]
+    pub endpoint: Option<String>,
+    /// Multiply every documented QPS quota by this (lower it to leave room for other tools).
+    #[arg(long, global = true, default_value_t = 1.0)]
+    pub qps_scale: f64,
+    /// More logs on stderr (-v: each API call; -vv: everything). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to use color.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Same as --color never.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a local emulator of the IoT Platform API.
+    Emulator(emulator::EmulatorArgs),
+    /// List a product's devices.
+    Devices(devices::DevicesArgs),
+    /// The main job against an embedded emulator: no credentials, no network.
+    Demo(demo::DemoArgs),
+}
+
+impl GlobalArgs {
+    /// Builds a client from flags, environment or profile.
+    ///
+    /// # Errors
+    /// Missing credentials or region, with what to set.
+    pub fn client(&self, region_hint: Option<&str>) -> anyhow::Result<Client> {
+        let resolved = credentials::resolve(
+            &credentials::Request {
+                profile: self.profile.clone(),
+                region: self.region.clone().or_else(|| region_hint.map(str::to_owned)),
+            },
+            &|key| std::env::var(key).ok(),
+            credentials::default_profile_path().as_deref(),
+        )?;
+        let endpoint = match (&self.endpoint, &resolved.region) {
+            (Some(endpoint), _) => endpoint.clone(),
+            (None, Some(region)) => credentials::endpoint_for(region),
+            (None, None) => return Err(credentials::ConfigError::MissingRegion.into()),
+        };
+        let mut config = ClientConfig::new(endpoint, resolved.credentials);
+        config.qps_scale = self.qps_scale;
+        Ok(Client::new(config)?)
+    }
+
+    /// The printer these options ask for.
+    #[must_use]
+    pub fn printer(&self) -> Printer {
+        let color = if self.no_color { ColorChoice::Never } else { self.color };
+        Printer::stdio(color.enabled(), self.quiet)
+    }
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever the command failed with, with context.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let printer = cli.global.printer();
+    match cli.command {
+        Command::Emulator(args) => emulator::run(args, &printer).await,
+        Command::Devices(args) => devices::run(args, &cli.global, &printer).await,
+        Command::Demo(args) => demo::run(args, &cli.global, &printer).await,
+    }
+}
+
+/// A file path argument's parent must exist before anything is written there.
+pub(crate) fn ensure_parent(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// Milliseconds as a `Duration` for flags.
+pub(crate) fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// A default state path under `.iotplan/`.
+pub(crate) fn default_demo_state() -> PathBuf {
+    PathBuf::from(".iotplan").join("demo-emulator.json")
+}

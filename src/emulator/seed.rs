@@ -1,0 +1,150 @@
+//! Seed files: products (and optionally devices) to preload into the emulator, in YAML or JSON.
+//!
+//! ```yaml
+//! instances: [iot-06z00abc]          # enterprise instances that exist
+//! products:
+//!   - key: a1BwAGV8aWs
+//!     name: Meters
+//!     instance: iot-06z00abc          # optional
+//!     devices:                        # optional
+//!       - {name: meter-01, nickname: Lobby, enabled: false, tags: {site: hq}}
+//!     generate: {prefix: meter-, count: 100000, width: 6}   # optional numbered devices
+//! fail_create: [bad-device]           # names whose creation fails (fault injection)
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::Error;
+use super::store::{Product, Store, random_alnum};
+use crate::secret::Secret;
+
+/// A seed file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    /// Enterprise instances that exist.
+    #[serde(default)]
+    pub instances: Vec<String>,
+    /// Products to create.
+    #[serde(default)]
+    pub products: Vec<SeedProduct>,
+    /// Names whose creation is forced to fail.
+    #[serde(default)]
+    pub fail_create: Vec<String>,
+}
+
+/// A product to preload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedProduct {
+    /// The ProductKey.
+    pub key: String,
+    /// The name (defaults to the key).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The instance.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// Devices to preload.
+    #[serde(default)]
+    pub devices: Vec<SeedDevice>,
+    /// Numbered devices to preload.
+    #[serde(default)]
+    pub generate: Option<Generate>,
+}
+
+/// A device to preload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDevice {
+    /// The DeviceName.
+    pub name: String,
+    /// The nickname.
+    #[serde(default)]
+    pub nickname: Option<String>,
+    /// Whether enabled (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Numbered devices `prefix` + zero-padded number, 1..=count.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    /// Name prefix.
+    pub prefix: String,
+    /// How many.
+    pub count: u32,
+    /// Digits, zero-padded.
+    #[serde(default)]
+    pub width: usize,
+}
+
+impl Seed {
+    /// Reads a seed file.
+    ///
+    /// # Errors
+    /// `Error::Seed` when it cannot be read or parsed.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let seed_error = |reason: String| Error::Seed {
+            path: path.to_owned(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| seed_error(e.to_string()))?;
+        serde_saphyr::from_str(&text).map_err(|e| seed_error(e.to_string()))
+    }
+
+    /// Adds the seed's products and devices to a store (products already there are kept).
+    pub fn apply(&self, store: &mut Store, now_ms: i64) {
+        store.instances.extend(self.instances.iter().cloned());
+        store.fail_create.extend(self.fail_create.iter().cloned());
+        for seed in &self.products {
+            if !store.products.contains_key(&seed.key) {
+                store.add_product(new_product(&seed.key, seed.name.as_deref(), seed.instance.clone(), now_ms));
+            }
+            if let Some(generate) = &seed.generate {
+                for n in 1..=generate.count {
+                    let name = format!("{}{:0width$}", generate.prefix, n, width = generate.width);
+                    store.create_device(&seed.key, &name, None, now_ms);
+                }
+            }
+            for device in &seed.devices {
+                store.create_device(&seed.key, &device.name, device.nickname.clone(), now_ms);
+                if let Some(created) = store.devices.get_mut(&seed.key).and_then(|d| d.by_name.get_mut(&device.name)) {
+                    created.disabled = !device.enabled;
+                    created.tags.clone_from(&device.tags);
+                }
+            }
+        }
+    }
+}
+
+/// A product with the emulator's defaults.
+#[must_use]
+pub fn new_product(key: &str, name: Option<&str>, instance: Option<String>, now_ms: i64) -> Product {
+    Product {
+        key: key.to_owned(),
+        name: name.unwrap_or(key).to_owned(),
+        instance,
+        secret: Secret::new(random_alnum(16)),
+        auth_type: "secret".to_owned(),
+        node_type: 0,
+        commodity_code: "iothub".to_owned(),
+        data_format: None,
+        net_type: Some(3),
+        description: String::new(),
+        protocol_type: None,
+        created_ms: now_ms,
+        seq: 0,
+    }
+}

@@ -1,0 +1,15 @@
+//! iotplan provisions Alibaba Cloud IoT Platform devices declaratively.
+//!
+//! The data path, top to bottom:
+//! - [`wire`]: the platform protocol, no IO (actions, parameters, responses, signatures);
+//! - [`platform`]: the client (credentials, signing, pacing, retries, paging);
+//! - [`emulator`]: a local emulator of the platform, a peer of the client on the same `wire`;
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod emulator;
+pub mod exit;
+pub mod output;
+pub mod platform;
+pub mod secret;
+pub mod wire;

@@ -1,0 +1,56 @@
+//! The `iotplan` binary: parse, set up logging and the runtime, run, print the error chain once.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use iotplan::cli::{self, Cli};
+use iotplan::exit::ExitStatus;
+use iotplan::platform;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,iotplan=debug",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn hint_of(error: &anyhow::Error) -> Option<&'static str> {
+    error.chain().find_map(|cause| match cause.downcast_ref::<platform::Error>() {
+        Some(platform::Error::Api(api)) => api.hint(),
+        _ => None,
+    })
+}
+
+#[allow(clippy::print_stderr)]
+fn report(error: &anyhow::Error) {
+    eprintln!("error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("Caused by: {cause}");
+    }
+    if let Some(hint) = hint_of(error) {
+        eprintln!("hint: {hint}");
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            report(&error.into());
+            return ExitStatus::Failure.into();
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(status) => status.into(),
+        Err(error) => {
+            report(&error);
+            ExitStatus::Failure.into()
+        }
+    }
+}

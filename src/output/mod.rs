@@ -1,0 +1,103 @@
+//! All terminal output goes through a [`Printer`]: stdout carries the product (plans, JSON, YAML),
+//! stderr carries status, warnings and errors. Untrusted text is sanitised before it is printed.
+
+use std::borrow::Cow;
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+/// When to use color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal with `NO_COLOR` unset.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Decides once, for stdout.
+    #[must_use]
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal(),
+        }
+    }
+}
+
+type Sink = Arc<Mutex<dyn Write + Send>>;
+
+/// Where output goes.
+#[derive(Clone)]
+pub struct Printer {
+    out: Sink,
+    err: Sink,
+    /// Whether to color stdout.
+    pub color: bool,
+    /// Whether status lines are suppressed.
+    pub quiet: bool,
+    /// Whether stderr is a terminal (progress bars allowed).
+    pub interactive: bool,
+}
+
+impl Printer {
+    /// The process's stdout and stderr.
+    #[must_use]
+    pub fn stdio(color: bool, quiet: bool) -> Self {
+        Self {
+            out: Arc::new(Mutex::new(io::stdout())),
+            err: Arc::new(Mutex::new(io::stderr())),
+            color,
+            quiet,
+            interactive: io::stderr().is_terminal(),
+        }
+    }
+
+    /// Writes product output (stdout). A closed pipe is ignored.
+    pub fn out(&self, text: &str) {
+        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+
+    /// Writes a status line (stderr) unless quiet.
+    pub fn status(&self, line: &str) {
+        if !self.quiet {
+            self.err_line(line);
+        }
+    }
+
+    /// Writes a line to stderr whatever the verbosity (warnings, errors).
+    pub fn err_line(&self, line: &str) {
+        let mut err = self.err.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Replaces control characters (terminal escapes) in untrusted text.
+#[must_use]
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn escapes_are_neutralised() {
+        assert_eq!(sanitize("ok"), "ok");
+        assert_eq!(sanitize("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
+    }
+}

@@ -1,0 +1,202 @@
+//! The IoT Platform protocol (API 2018-01-20, RPC style), once, with no IO.
+//!
+//! Owns the `Action` catalogue with its quotas, typed requests and their flat wire parameters in
+//! both directions (the client writes them, the emulator reads them), response bodies, error
+//! envelopes and both signature schemes. Both the client and the emulator stand on this module, so
+//! they cannot drift apart silently.
+
+pub mod envelope;
+pub mod ops;
+pub mod params;
+pub mod sign;
+
+use std::fmt;
+
+/// The API version every request names.
+pub const API_VERSION: &str = "2018-01-20";
+
+macro_rules! actions {
+    ($($name:ident => $qps:expr, $write:expr;)*) => {
+        /// Every operation iotplan sends or the emulator answers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action { $($name,)* }
+
+        impl Action {
+            /// All actions, in declaration order.
+            pub const ALL: &'static [Action] = &[$(Action::$name,)*];
+
+            /// The wire name, e.g. `BatchCheckDeviceNames`.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self { $(Action::$name => stringify!($name),)* }
+            }
+
+            /// The documented per-account QPS quota.
+            #[must_use]
+            pub const fn qps(self) -> u32 {
+                match self { $(Action::$name => $qps,)* }
+            }
+
+            /// Whether the action changes platform state.
+            #[must_use]
+            pub const fn is_write(self) -> bool {
+                match self { $(Action::$name => $write,)* }
+            }
+
+            /// Looks an action up by its wire name.
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Action> {
+                match name { $(stringify!($name) => Some(Action::$name),)* _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    BatchCheckDeviceNames => 10, true;
+    QueryBatchRegisterDeviceStatus => 30, false;
+    BatchRegisterDeviceWithApplyId => 500, true;
+    QueryPageByApplyId => 50, false;
+    BatchRegisterDevice => 10, true;
+    QueryDevice => 50, false;
+    BatchQueryDeviceDetail => 5, false;
+    BatchGetDeviceState => 50, false;
+    DeleteDevice => 50, true;
+    BatchUpdateDeviceNickname => 10, true;
+    EnableThing => 500, true;
+    DisableThing => 500, true;
+    SaveDeviceProp => 50, true;
+    QueryDeviceProp => 50, false;
+    DeleteDeviceProp => 500, true;
+    QueryProduct => 50, false;
+    QueryProductList => 50, false;
+    CreateProduct => 50, true;
+}
+
+impl Action {
+    /// The quota that applies to deep pages (`CurrentPage × PageSize ≥ 100,000`), where one exists.
+    #[must_use]
+    pub const fn deep_page_qps(self) -> Option<u32> {
+        match self {
+            Action::QueryDevice | Action::QueryProductList => Some(2),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a page starts once `CurrentPage × PageSize` reaches this, the deep-page quota applies.
+pub const DEEP_PAGE_OFFSET: u64 = 100_000;
+
+/// Past this offset (`CurrentPage × PageSize`), QueryDevice requires a `NextToken`.
+pub const NEXT_TOKEN_OFFSET: u64 = 10_000;
+
+/// Most names one BatchCheckDeviceNames accepts; the platform drops the rest silently.
+pub const MAX_CHECK_NAMES: usize = 10_000;
+
+/// Largest QueryDevice and QueryPageByApplyId page.
+pub const MAX_PAGE_SIZE: u32 = 50;
+
+/// Most names one BatchQueryDeviceDetail takes.
+pub const MAX_DETAIL_NAMES: usize = 100;
+
+/// Most devices one BatchGetDeviceState takes.
+pub const MAX_STATE_NAMES: usize = 50;
+
+/// Most entries iotplan puts in one BatchUpdateDeviceNickname.
+pub const MAX_NICKNAME_UPDATES: usize = 100;
+
+/// Most tags a device holds, and most one SaveDeviceProp sets.
+pub const MAX_TAGS: usize = 100;
+
+/// Largest `Props` JSON text SaveDeviceProp accepts, in bytes.
+pub const MAX_PROPS_BYTES: usize = 5 * 1024;
+
+/// A tag key the platform reserves and drops.
+pub const RESERVED_TAG_KEY: &str = "abc";
+
+/// Checks a DeviceName: 4–32 characters of `A–Z a–z 0–9 - _ @ . :`.
+#[must_use]
+pub fn is_valid_device_name(name: &str) -> bool {
+    (4..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':'))
+}
+
+/// The weighted length of a nickname: ASCII counts 1, anything else (CJK) counts 2.
+#[must_use]
+pub fn nickname_weight(nickname: &str) -> usize {
+    nickname.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
+/// Whether a character may appear in a nickname: ASCII letters, digits, `_`, CJK ideographs, kana.
+#[must_use]
+pub fn is_nickname_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || c == '_'
+        || matches!(c as u32,
+            0x3040..=0x30FF      // Hiragana, Katakana
+            | 0x3400..=0x4DBF    // CJK extension A
+            | 0x4E00..=0x9FFF    // CJK unified ideographs
+            | 0xF900..=0xFAFF    // CJK compatibility ideographs
+            | 0x20000..=0x2FA1F) // CJK extensions B onwards
+}
+
+/// Checks a nickname against the platform's characters and a weighted length of `4..=max_weight`.
+#[must_use]
+pub fn is_valid_nickname(nickname: &str, max_weight: usize) -> bool {
+    nickname.chars().all(is_nickname_char) && (4..=max_weight).contains(&nickname_weight(nickname))
+}
+
+/// Checks a tag key: letters, digits, `_`, `-`, `.`; not starting with a digit; 2–32 bytes.
+#[must_use]
+pub fn is_valid_tag_key(key: &str) -> bool {
+    (2..=32).contains(&key.len())
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Most characters a tag value may have.
+pub const MAX_TAG_VALUE_CHARS: usize = 128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_name_rules() {
+        assert!(is_valid_device_name("light1"));
+        assert!(is_valid_device_name("a@b.c:d-e_f"));
+        assert!(!is_valid_device_name("ab"));
+        assert!(!is_valid_device_name(&"a".repeat(33)));
+        assert!(!is_valid_device_name("has space"));
+        assert!(!is_valid_device_name("灯灯灯灯"));
+    }
+
+    #[test]
+    fn nickname_rules_weigh_cjk_double() {
+        assert!(is_valid_nickname("智能灯1", 32));
+        assert_eq!(nickname_weight("智能灯1"), 7);
+        assert!(!is_valid_nickname("a b c d", 32));
+        assert!(!is_valid_nickname("a-bcd", 32));
+        assert!(!is_valid_nickname("abc", 32));
+        assert!(!is_valid_nickname(&"智".repeat(17), 32));
+        assert!(is_valid_nickname(&"智".repeat(16), 32));
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        for action in Action::ALL {
+            assert_eq!(Action::from_name(action.name()), Some(*action));
+        }
+        assert_eq!(Action::from_name("Nope"), None);
+    }
+}
