@@ -24,7 +24,11 @@ pub struct DemoArgs {
 ///
 /// # Errors
 /// Any failure of the emulator or the calls.
-pub async fn run(args: DemoArgs, _global: &super::GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(super) async fn run(
+    args: DemoArgs,
+    _global: &super::GlobalArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let state = args.state.unwrap_or_else(super::default_demo_state);
     super::ensure_parent(&state)?;
     let emulator = Emulator::new(Config {
@@ -32,7 +36,11 @@ pub async fn run(args: DemoArgs, _global: &super::GlobalArgs, printer: &Printer)
         ..Config::default()
     })?;
     let running = emulator::serve(emulator).await?;
-    printer.status(&format!("embedded emulator on {} (state in {})", running.endpoint(), state.display()));
+    printer.status(&format!(
+        "embedded emulator on {} (state in {})",
+        running.endpoint(),
+        state.display()
+    ));
     let client = Client::new(ClientConfig::new(
         running.endpoint(),
         Credentials {

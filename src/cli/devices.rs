@@ -1,5 +1,7 @@
 //! `iotplan devices`: list a product's devices as the platform has them.
 
+use std::fmt::Write as _;
+
 use clap::Args;
 
 use crate::exit::ExitStatus;
@@ -22,17 +24,22 @@ pub struct DevicesArgs {
 ///
 /// # Errors
 /// Credentials, region or any API failure.
-pub async fn run(args: DevicesArgs, global: &super::GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(super) async fn run(
+    args: DevicesArgs,
+    global: &super::GlobalArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let client = global.client(None)?.with_instance(args.instance);
     let devices = list_devices(&client, &args.product, |_, _| {}).await?;
     let mut text = String::new();
     for device in &devices {
-        text.push_str(&format!(
-            "{}\t{}\t{}\n",
+        let _ = writeln!(
+            text,
+            "{}\t{}\t{}",
             sanitize(&device.device_name),
             device.device_status,
             sanitize(device.nickname.as_deref().unwrap_or("")),
-        ));
+        );
     }
     printer.out(&text);
     printer.status(&format!("{} device(s) in {}", devices.len(), args.product));

@@ -7,7 +7,9 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::emulator::seed::{Seed, new_product};
-use crate::emulator::{self, AccessKey, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator};
+use crate::emulator::{
+    self, AccessKey, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator,
+};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
 use crate::platform::credentials::{ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN};
@@ -15,7 +17,9 @@ use crate::secret::Secret;
 
 /// Options of `iotplan emulator`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  iotplan emulator --listen 127.0.0.1:8080 --state .iotplan/emulator.json --product a1DemoProd1")]
+#[command(
+    after_help = "Example:\n  iotplan emulator --listen 127.0.0.1:8080 --state .iotplan/emulator.json --product a1DemoProd1"
+)]
 pub struct EmulatorArgs {
     /// Address to listen on (loopback unless told otherwise).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -50,13 +54,22 @@ pub struct EmulatorArgs {
 }
 
 fn keys(args: &EmulatorArgs) -> Vec<AccessKey> {
-    let id = args.access_key_id.clone().or_else(|| std::env::var(ENV_ACCESS_KEY_ID).ok());
-    let secret = args.access_key_secret.clone().or_else(|| std::env::var(ENV_ACCESS_KEY_SECRET).ok());
+    let id = args
+        .access_key_id
+        .clone()
+        .or_else(|| std::env::var(ENV_ACCESS_KEY_ID).ok());
+    let secret = args
+        .access_key_secret
+        .clone()
+        .or_else(|| std::env::var(ENV_ACCESS_KEY_SECRET).ok());
     match (id, secret) {
         (Some(id), Some(secret)) => vec![AccessKey {
             id,
             secret: Secret::new(secret),
-            security_token: std::env::var(ENV_SECURITY_TOKEN).ok().filter(|t| !t.is_empty()).map(Secret::new),
+            security_token: std::env::var(ENV_SECURITY_TOKEN)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
         }],
         _ => vec![AccessKey {
             id: DEMO_ACCESS_KEY_ID.to_owned(),
@@ -70,8 +83,11 @@ fn keys(args: &EmulatorArgs) -> Vec<AccessKey> {
 ///
 /// # Errors
 /// Bad flags, an unusable state or seed file, or an address that cannot be bound.
-pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    anyhow::ensure!((0.0..=1.0).contains(&args.fail_rate), "--fail-rate must be between 0 and 1");
+pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.fail_rate),
+        "--fail-rate must be between 0 and 1"
+    );
     anyhow::ensure!(args.qps_scale >= 0.0, "--qps-scale must not be negative");
     if let Some(state) = &args.state {
         super::ensure_parent(state)?;
@@ -102,15 +118,29 @@ pub async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitSt
     });
     let running = emulator::serve(emulator).await?;
     if !running.addr.ip().is_loopback() {
-        printer.err_line(&format!("warning: listening on {}, which is reachable from other machines", running.addr));
+        printer.err_line(&format!(
+            "warning: listening on {}, which is reachable from other machines",
+            running.addr
+        ));
     }
-    printer.err_line(&format!("iotplan emulator listening on {}", running.endpoint()));
-    printer.err_line(&format!("  AccessKey ID: {} (secret not shown)", keys[0].id));
+    printer.err_line(&format!(
+        "iotplan emulator listening on {}",
+        running.endpoint()
+    ));
+    printer.err_line(&format!(
+        "  AccessKey ID: {} (secret not shown)",
+        keys[0].id
+    ));
     if keys[0].id == DEMO_ACCESS_KEY_ID {
         printer.err_line(&format!("  demo credentials: {ENV_ACCESS_KEY_ID}={DEMO_ACCESS_KEY_ID} {ENV_ACCESS_KEY_SECRET}={DEMO_ACCESS_KEY_SECRET}"));
     }
-    printer.err_line(&format!("  point iotplan at it with --endpoint {} (or IOTPLAN_ENDPOINT)", running.endpoint()));
-    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+    printer.err_line(&format!(
+        "  point iotplan at it with --endpoint {} (or IOTPLAN_ENDPOINT)",
+        running.endpoint()
+    ));
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
     printer.err_line("stopping; state saved");
     running.stop().await?;
     Ok(ExitStatus::Success)

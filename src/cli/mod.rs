@@ -76,7 +76,10 @@ impl GlobalArgs {
         let resolved = credentials::resolve(
             &credentials::Request {
                 profile: self.profile.clone(),
-                region: self.region.clone().or_else(|| region_hint.map(str::to_owned)),
+                region: self
+                    .region
+                    .clone()
+                    .or_else(|| region_hint.map(str::to_owned)),
             },
             &|key| std::env::var(key).ok(),
             credentials::default_profile_path().as_deref(),
@@ -94,7 +97,11 @@ impl GlobalArgs {
     /// The printer these options ask for.
     #[must_use]
     pub fn printer(&self) -> Printer {
-        let color = if self.no_color { ColorChoice::Never } else { self.color };
+        let color = if self.no_color {
+            ColorChoice::Never
+        } else {
+            self.color
+        };
         Printer::stdio(color.enabled(), self.quiet)
     }
 }
@@ -115,7 +122,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 /// A file path argument's parent must exist before anything is written there.
 pub(crate) fn ensure_parent(path: &std::path::Path) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the folder {}", parent.display()))?;
     }
     Ok(())
 }

@@ -68,17 +68,25 @@ fn unknown_key(id: &str) -> Reject {
 fn mismatch(string_to_sign: &str) -> Reject {
     bad_request(
         "SignatureDoesNotMatch",
-        &format!("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"),
+        &format!(
+            "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+        ),
     )
 }
 
 fn check_time(text: &str, now_ms: i64) -> Result<(), Reject> {
-    let well_formed = text.len() == 20 && text.ends_with('Z') && text.as_bytes().get(10) == Some(&b'T');
+    let well_formed =
+        text.len() == 20 && text.ends_with('Z') && text.as_bytes().get(10) == Some(&b'T');
     let parsed = text
         .parse::<jiff::Timestamp>()
         .ok()
         .filter(|_| well_formed)
-        .ok_or_else(|| bad_request("InvalidTimeStamp.Format", "The timestamp must be in the form YYYY-MM-DDThh:mm:ssZ (UTC)."))?;
+        .ok_or_else(|| {
+            bad_request(
+                "InvalidTimeStamp.Format",
+                "The timestamp must be in the form YYYY-MM-DDThh:mm:ssZ (UTC).",
+            )
+        })?;
     if (parsed.as_millisecond() - now_ms).abs() > MAX_SKEW_MS {
         return Err(bad_request(
             "InvalidTimeStamp.Expired",
@@ -89,7 +97,9 @@ fn check_time(text: &str, now_ms: i64) -> Result<(), Reject> {
 }
 
 fn find_key<'k>(keys: &'k [AccessKey], id: &str) -> Result<&'k AccessKey, Reject> {
-    keys.iter().find(|key| key.id == id).ok_or_else(|| unknown_key(id))
+    keys.iter()
+        .find(|key| key.id == id)
+        .ok_or_else(|| unknown_key(id))
 }
 
 fn check_token(key: &AccessKey, token: Option<&str>) -> Result<(), Reject> {
@@ -108,7 +118,11 @@ fn check_token(key: &AccessKey, token: Option<&str>) -> Result<(), Reject> {
 }
 
 /// Verifies a request signed with either scheme.
-pub(crate) fn verify(keys: &[AccessKey], incoming: &Incoming<'_>, now_ms: i64) -> Result<Verified, Reject> {
+pub(crate) fn verify(
+    keys: &[AccessKey],
+    incoming: &Incoming<'_>,
+    now_ms: i64,
+) -> Result<Verified, Reject> {
     let authorization = incoming
         .headers
         .get("authorization")
@@ -135,15 +149,26 @@ fn verify_v1(keys: &[AccessKey], incoming: &Incoming<'_>, now_ms: i64) -> Result
         "Signature",
     ] {
         if merged.get(name).is_none_or(String::is_empty) {
-            return Err(bad_request(&format!("Missing{name}"), &format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied.")));
+            return Err(bad_request(
+                &format!("Missing{name}"),
+                &format!(
+                    "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+                ),
+            ));
         }
     }
     let key = find_key(keys, &merged["AccessKeyId"])?;
     if merged["SignatureMethod"] != "HMAC-SHA1" {
-        return Err(bad_request("InvalidSignatureMethod", "Specified signature method is not supported; use HMAC-SHA1."));
+        return Err(bad_request(
+            "InvalidSignatureMethod",
+            "Specified signature method is not supported; use HMAC-SHA1.",
+        ));
     }
     if merged["SignatureVersion"] != "1.0" {
-        return Err(bad_request("InvalidSignatureVersion", "Specified signature version is not supported; use 1.0."));
+        return Err(bad_request(
+            "InvalidSignatureVersion",
+            "Specified signature version is not supported; use 1.0.",
+        ));
     }
     check_time(&merged["Timestamp"], now_ms)?;
     let signature = merged.remove("Signature").unwrap_or_default();
@@ -167,10 +192,18 @@ struct Authorization<'a> {
 }
 
 fn parse_authorization(value: &str) -> Result<Authorization<'_>, Reject> {
-    let incomplete = || bad_request("IncompleteSignature", "The Authorization header is malformed.");
+    let incomplete = || {
+        bad_request(
+            "IncompleteSignature",
+            "The Authorization header is malformed.",
+        )
+    };
     let (algorithm, rest) = value.split_once(' ').ok_or_else(incomplete)?;
     if algorithm != sign::V3_ALGORITHM {
-        return Err(bad_request("InvalidSignatureMethod", "Specified signature algorithm is not supported; use ACS3-HMAC-SHA256."));
+        return Err(bad_request(
+            "InvalidSignatureMethod",
+            "Specified signature algorithm is not supported; use ACS3-HMAC-SHA256.",
+        ));
     }
     let mut parts: BTreeMap<&str, &str> = BTreeMap::new();
     for part in rest.split(',') {
@@ -179,7 +212,13 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, Reject> {
             return Err(incomplete());
         }
     }
-    let part = |name: &str| parts.get(name).copied().filter(|v| !v.is_empty()).ok_or_else(incomplete);
+    let part = |name: &str| {
+        parts
+            .get(name)
+            .copied()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(incomplete)
+    };
     Ok(Authorization {
         credential: part("Credential")?,
         signed_headers: part("SignedHeaders")?,
@@ -192,23 +231,44 @@ fn header_values<'h>(headers: &'h HeaderMap, name: &str) -> Result<Vec<&'h str>,
         .get_all(name)
         .iter()
         .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| bad_request("IncompleteSignature", &format!("The header {name} is not valid text.")))
+            value.to_str().map_err(|_| {
+                bad_request(
+                    "IncompleteSignature",
+                    &format!("The header {name} is not valid text."),
+                )
+            })
         })
         .collect()
 }
 
-fn verify_v3(keys: &[AccessKey], incoming: &Incoming<'_>, authorization: &str, now_ms: i64) -> Result<Verified, Reject> {
+fn verify_v3(
+    keys: &[AccessKey],
+    incoming: &Incoming<'_>,
+    authorization: &str,
+    now_ms: i64,
+) -> Result<Verified, Reject> {
     let auth = parse_authorization(authorization)?;
     let signed: Vec<&str> = auth.signed_headers.split(';').collect();
-    if signed.iter().any(|name| name.is_empty() || *name != name.to_ascii_lowercase()) {
-        return Err(bad_request("IncompleteSignature", "SignedHeaders must list lower-case header names."));
-    }
-    let mut must_sign: Vec<String> = ["host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"]
+    if signed
         .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        .any(|name| name.is_empty() || *name != name.to_ascii_lowercase())
+    {
+        return Err(bad_request(
+            "IncompleteSignature",
+            "SignedHeaders must list lower-case header names.",
+        ));
+    }
+    let mut must_sign: Vec<String> = [
+        "host",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     must_sign.extend(
         incoming
             .headers
@@ -216,22 +276,38 @@ fn verify_v3(keys: &[AccessKey], incoming: &Incoming<'_>, authorization: &str, n
             .map(|name| name.as_str().to_owned())
             .filter(|name| name.starts_with("x-acs-") || name == "content-type"),
     );
-    if let Some(missing) = must_sign.iter().find(|name| !signed.contains(&name.as_str())) {
-        return Err(bad_request("IncompleteSignature", &format!("The header {missing} must be present and signed.")));
+    if let Some(missing) = must_sign
+        .iter()
+        .find(|name| !signed.contains(&name.as_str()))
+    {
+        return Err(bad_request(
+            "IncompleteSignature",
+            &format!("The header {missing} must be present and signed."),
+        ));
     }
     let key = find_key(keys, auth.credential)?;
     let single = |name: &str| -> Result<String, Reject> {
-        Ok(header_values(incoming.headers, name)?.first().map(|v| v.trim().to_owned()).unwrap_or_default())
+        Ok(header_values(incoming.headers, name)?
+            .first()
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default())
     };
     let hashed = sign::sha256_hex(incoming.raw_body);
     let mut lines = Vec::with_capacity(signed.len());
     for name in &signed {
         let mut values = header_values(incoming.headers, name)?;
         if values.is_empty() {
-            return Err(bad_request("IncompleteSignature", &format!("The signed header {name} is missing.")));
+            return Err(bad_request(
+                "IncompleteSignature",
+                &format!("The signed header {name} is missing."),
+            ));
         }
         values.sort_unstable();
-        let value = values.iter().map(|v| v.trim()).collect::<Vec<_>>().join(",");
+        let value = values
+            .iter()
+            .map(|v| v.trim())
+            .collect::<Vec<_>>()
+            .join(",");
         lines.push(((*name).to_owned(), value));
     }
     let canonical = sign::v3_canonical_request(&sign::V3Request {
@@ -253,7 +329,10 @@ fn verify_v3(keys: &[AccessKey], incoming: &Incoming<'_>, authorization: &str, n
     check_token(key, Some(token.as_str()))?;
     let declared_id = single("x-acs-accesskey-id")?;
     if !declared_id.is_empty() && declared_id != key.id {
-        return Err(bad_request("InvalidSecurityToken.MismatchWithAccessKey", "x-acs-accesskey-id does not match the Credential."));
+        return Err(bad_request(
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            "x-acs-accesskey-id does not match the Credential.",
+        ));
     }
     check_time(&single("x-acs-date")?, now_ms)?;
     Ok(Verified {

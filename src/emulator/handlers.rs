@@ -11,16 +11,18 @@ use super::store::{ApplyKind, Product, Store, random_alnum};
 use crate::secret::Secret;
 use crate::wire::ops::{
     ApplyDeviceInfo, ApplyDeviceList, ApplyIdData, ApplyIdResponse, ApplyStatus, BatchCheckData,
-    BatchCheckDeviceNames, BatchCheckDeviceNamesResponse, BatchGetDeviceState, BatchGetDeviceStateResponse,
-    BatchQueryDeviceDetail, BatchQueryDeviceDetailResponse, BatchRegisterDevice, BatchRegisterDeviceWithApplyId,
-    BatchUpdateDeviceNickname, CheckInvalidDetails, CreateProduct, CreateProductResponse, CreatedProduct,
-    DeleteDevice, DeleteDeviceProp, DeviceDetail, DeviceDetailList, DeviceInfo, DeviceInfoList, DeviceRef,
-    DeviceState, DeviceStateList, DisableThing, Empty, EnableThing, InvalidDetail, InvalidDeviceNames,
-    InvalidDeviceNicknames, NameList, Operation, ProductData, ProductInfo, ProductInfoList, ProductListData,
-    QueryBatchRegisterDeviceStatus, QueryBatchRegisterDeviceStatusResponse, QueryDevice, QueryDeviceProp,
-    QueryDevicePropResponse, QueryDeviceResponse, QueryPageByApplyId, QueryPageByApplyIdResponse, QueryProduct,
-    QueryProductList, QueryProductListResponse, QueryProductResponse, RegisterStatusData, RepeatedDeviceNames,
-    SaveDeviceProp, StatusInvalidDetails,
+    BatchCheckDeviceNames, BatchCheckDeviceNamesResponse, BatchGetDeviceState,
+    BatchGetDeviceStateResponse, BatchQueryDeviceDetail, BatchQueryDeviceDetailResponse,
+    BatchRegisterDevice, BatchRegisterDeviceWithApplyId, BatchUpdateDeviceNickname,
+    CheckInvalidDetails, CreateProduct, CreateProductResponse, CreatedProduct, DeleteDevice,
+    DeleteDeviceProp, DeviceDetail, DeviceDetailList, DeviceInfo, DeviceInfoList, DeviceRef,
+    DeviceState, DeviceStateList, DisableThing, Empty, EnableThing, InvalidDetail,
+    InvalidDeviceNames, InvalidDeviceNicknames, NameList, Operation, ProductData, ProductInfo,
+    ProductInfoList, ProductListData, QueryBatchRegisterDeviceStatus,
+    QueryBatchRegisterDeviceStatusResponse, QueryDevice, QueryDeviceProp, QueryDevicePropResponse,
+    QueryDeviceResponse, QueryPageByApplyId, QueryPageByApplyIdResponse, QueryProduct,
+    QueryProductList, QueryProductListResponse, QueryProductResponse, RegisterStatusData,
+    RepeatedDeviceNames, SaveDeviceProp, StatusInvalidDetails,
 };
 use crate::wire::params::Params;
 use crate::wire::{self, Action};
@@ -55,11 +57,20 @@ fn read<O: Operation>(params: &Params) -> Result<O, Reject> {
 }
 
 /// Runs one action against the store.
-pub(crate) fn dispatch(action: Action, store: &mut Store, ctx: &Context<'_>, params: &Params) -> Result<Answer, Reject> {
+pub(crate) fn dispatch(
+    action: Action,
+    store: &mut Store,
+    ctx: &Context<'_>,
+    params: &Params,
+) -> Result<Answer, Reject> {
     match action {
         Action::BatchCheckDeviceNames => batch_check_device_names(store, ctx, &read(params)?),
-        Action::QueryBatchRegisterDeviceStatus => query_batch_register_device_status(store, ctx, &read(params)?),
-        Action::BatchRegisterDeviceWithApplyId => batch_register_device_with_apply_id(store, ctx, &read(params)?),
+        Action::QueryBatchRegisterDeviceStatus => {
+            query_batch_register_device_status(store, ctx, &read(params)?)
+        }
+        Action::BatchRegisterDeviceWithApplyId => {
+            batch_register_device_with_apply_id(store, ctx, &read(params)?)
+        }
         Action::QueryPageByApplyId => query_page_by_apply_id(store, ctx, &read(params)?),
         Action::BatchRegisterDevice => batch_register_device(store, ctx, &read(params)?),
         Action::QueryDevice => query_device(store, ctx, &read(params)?),
@@ -81,13 +92,16 @@ pub(crate) fn dispatch(action: Action, store: &mut Store, ctx: &Context<'_>, par
             let request: DisableThing = read(params)?;
             set_disabled(store, ctx, &request.device, true)
         }
-        Action::BatchUpdateDeviceNickname => batch_update_device_nickname(store, ctx, &read(params)?),
+        Action::BatchUpdateDeviceNickname => {
+            batch_update_device_nickname(store, ctx, &read(params)?)
+        }
         Action::SaveDeviceProp => save_device_prop(store, ctx, &read(params)?),
         Action::QueryDeviceProp => {
             let request: QueryDeviceProp = read(params)?;
             let (product_key, name) = find_device(store, ctx, &request.device)?;
             let tags = &store.devices[&product_key].by_name[&name].tags;
-            let props = serde_json::to_string(tags).map_err(|e| Reject::internal(&e.to_string()))?;
+            let props =
+                serde_json::to_string(tags).map_err(|e| Reject::internal(&e.to_string()))?;
             answer(&QueryDevicePropResponse { props }, false)
         }
         Action::DeleteDeviceProp => {
@@ -103,8 +117,16 @@ pub(crate) fn dispatch(action: Action, store: &mut Store, ctx: &Context<'_>, par
         Action::QueryProduct => {
             let request: QueryProduct = read(params)?;
             let product = product(store, ctx, &request.product_key)?;
-            let count = store.devices.get(&product.key).map_or(0, |d| d.by_name.len());
-            answer(&QueryProductResponse { data: product_data(product, count) }, false)
+            let count = store
+                .devices
+                .get(&product.key)
+                .map_or(0, |d| d.by_name.len());
+            answer(
+                &QueryProductResponse {
+                    data: product_data(product, count),
+                },
+                false,
+            )
         }
         Action::QueryProductList => query_product_list(store, ctx, &read(params)?),
         Action::CreateProduct => create_product(store, ctx, read(params)?),
@@ -112,17 +134,27 @@ pub(crate) fn dispatch(action: Action, store: &mut Store, ctx: &Context<'_>, par
 }
 
 fn product<'s>(store: &'s Store, ctx: &Context<'_>, key: &str) -> Result<&'s Product, Reject> {
-    store
-        .product(key, ctx.instance)
-        .ok_or_else(|| Reject::business("iot.prod.NotExistedProduct", &format!("The product {key} does not exist.")))
+    store.product(key, ctx.instance).ok_or_else(|| {
+        Reject::business(
+            "iot.prod.NotExistedProduct",
+            &format!("The product {key} does not exist."),
+        )
+    })
 }
 
 fn not_found(what: &str) -> Reject {
-    Reject::business("iot.device.NotExistedDevice", &format!("The device {what} does not exist."))
+    Reject::business(
+        "iot.device.NotExistedDevice",
+        &format!("The device {what} does not exist."),
+    )
 }
 
 /// Resolves a device reference to (product key, name) in the request's instance.
-fn find_device(store: &Store, ctx: &Context<'_>, device: &DeviceRef) -> Result<(String, String), Reject> {
+fn find_device(
+    store: &Store,
+    ctx: &Context<'_>,
+    device: &DeviceRef,
+) -> Result<(String, String), Reject> {
     match device {
         DeviceRef::Name {
             product_key,
@@ -151,7 +183,11 @@ fn find_device(store: &Store, ctx: &Context<'_>, device: &DeviceRef) -> Result<(
     }
 }
 
-fn device_mut<'s>(store: &'s mut Store, product_key: &str, name: &str) -> &'s mut super::store::Device {
+fn device_mut<'s>(
+    store: &'s mut Store,
+    product_key: &str,
+    name: &str,
+) -> &'s mut super::store::Device {
     store
         .devices
         .get_mut(product_key)
@@ -159,7 +195,12 @@ fn device_mut<'s>(store: &'s mut Store, product_key: &str, name: &str) -> &'s mu
         .expect("find_device returned an existing device")
 }
 
-fn set_disabled(store: &mut Store, ctx: &Context<'_>, device: &DeviceRef, disabled: bool) -> Result<Answer, Reject> {
+fn set_disabled(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    device: &DeviceRef,
+    disabled: bool,
+) -> Result<Answer, Reject> {
     let (product_key, name) = find_device(store, ctx, device)?;
     let device = device_mut(store, &product_key, &name);
     let changed = device.disabled != disabled;
@@ -180,10 +221,17 @@ fn utc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn batch_check_device_names(store: &mut Store, ctx: &Context<'_>, request: &BatchCheckDeviceNames) -> Result<Answer, Reject> {
+fn batch_check_device_names(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &BatchCheckDeviceNames,
+) -> Result<Answer, Reject> {
     product(store, ctx, &request.product_key)?;
     if request.devices.is_empty() {
-        return Err(Reject::business("iot.device.NoneDeviceNameElement", "The device name list is empty."));
+        return Err(Reject::business(
+            "iot.device.NoneDeviceNameElement",
+            "The device name list is empty.",
+        ));
     }
     // The platform silently drops names past the limit.
     let devices = &request.devices[..request.devices.len().min(wire::MAX_CHECK_NAMES)];
@@ -217,7 +265,9 @@ fn batch_check_device_names(store: &mut Store, ctx: &Context<'_>, request: &Batc
     }
     if !details.is_empty() {
         data.invalid_device_name_list = Some(InvalidDeviceNames { names: bad_names });
-        data.invalid_device_nickname_list = Some(InvalidDeviceNicknames { nicknames: bad_nicknames });
+        data.invalid_device_nickname_list = Some(InvalidDeviceNicknames {
+            nicknames: bad_nicknames,
+        });
         data.repeated_device_name_list = Some(RepeatedDeviceNames { names: repeated });
         data.invalid_detail_list = Some(CheckInvalidDetails { items: details });
         let detail = serde_json::to_value(&data).map_err(|e| Reject::internal(&e.to_string()))?;
@@ -236,26 +286,51 @@ fn batch_check_device_names(store: &mut Store, ctx: &Context<'_>, request: &Batc
     answer(&BatchCheckDeviceNamesResponse { data }, true)
 }
 
-fn application<'s>(store: &'s Store, ctx: &Context<'_>, product_key: Option<&str>, apply_id: i64) -> Result<&'s super::store::Application, Reject> {
+fn application<'s>(
+    store: &'s Store,
+    ctx: &Context<'_>,
+    product_key: Option<&str>,
+    apply_id: i64,
+) -> Result<&'s super::store::Application, Reject> {
     store
         .applications
         .get(&apply_id)
         .filter(|a| product_key.is_none_or(|key| key == a.product_key))
         .filter(|a| store.product(&a.product_key, ctx.instance).is_some())
-        .ok_or_else(|| Reject::business("iot.device.DeviceApplyIsNotFound", &format!("The application {apply_id} does not exist.")))
+        .ok_or_else(|| {
+            Reject::business(
+                "iot.device.DeviceApplyIsNotFound",
+                &format!("The application {apply_id} does not exist."),
+            )
+        })
 }
 
-fn query_batch_register_device_status(store: &mut Store, ctx: &Context<'_>, request: &QueryBatchRegisterDeviceStatus) -> Result<Answer, Reject> {
+fn query_batch_register_device_status(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &QueryBatchRegisterDeviceStatus,
+) -> Result<Answer, Reject> {
     product(store, ctx, &request.product_key)?;
     let application = application(store, ctx, Some(&request.product_key), request.apply_id)?;
-    let failed = matches!(application.status, ApplyStatus::CheckFailed | ApplyStatus::CreateFailed);
+    let failed = matches!(
+        application.status,
+        ApplyStatus::CheckFailed | ApplyStatus::CreateFailed
+    );
     let data = RegisterStatusData {
         status: application.status,
         valid_list: NameList {
-            names: if failed { application.valid.clone() } else { Vec::new() },
+            names: if failed {
+                application.valid.clone()
+            } else {
+                Vec::new()
+            },
         },
         invalid_list: NameList {
-            names: application.invalid.iter().map(|d| d.device_name.clone()).collect(),
+            names: application
+                .invalid
+                .iter()
+                .map(|d| d.device_name.clone())
+                .collect(),
         },
         invalid_detail_list: StatusInvalidDetails {
             items: application.invalid.clone(),
@@ -264,13 +339,20 @@ fn query_batch_register_device_status(store: &mut Store, ctx: &Context<'_>, requ
     answer(&QueryBatchRegisterDeviceStatusResponse { data }, false)
 }
 
-fn batch_register_device_with_apply_id(store: &mut Store, ctx: &Context<'_>, request: &BatchRegisterDeviceWithApplyId) -> Result<Answer, Reject> {
+fn batch_register_device_with_apply_id(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &BatchRegisterDeviceWithApplyId,
+) -> Result<Answer, Reject> {
     product(store, ctx, &request.product_key)?;
     let status = application(store, ctx, Some(&request.product_key), request.apply_id)?.status;
     if status != ApplyStatus::CheckSuccess {
         return Err(Reject::business(
             "iot.device.IncorrentDeviceApplyInfo",
-            &format!("The application {} is in {status:?}, not CHECK_SUCCESS.", request.apply_id),
+            &format!(
+                "The application {} is in {status:?}, not CHECK_SUCCESS.",
+                request.apply_id
+            ),
         ));
     }
     store.begin_create(request.apply_id, ctx.now_ms + ctx.apply_delay_ms);
@@ -293,7 +375,9 @@ fn page_size(value: Option<u32>, default: u32, max: u32) -> Result<u32, Reject> 
     if (1..=max).contains(&size) {
         Ok(size)
     } else {
-        Err(invalid_page(&format!("PageSize must be between 1 and {max}.")))
+        Err(invalid_page(&format!(
+            "PageSize must be between 1 and {max}."
+        )))
     }
 }
 
@@ -308,10 +392,17 @@ fn page_count(total: usize, size: u32) -> u32 {
     u32::try_from(total.div_ceil(size as usize)).unwrap_or(u32::MAX)
 }
 
-fn query_page_by_apply_id(store: &mut Store, ctx: &Context<'_>, request: &QueryPageByApplyId) -> Result<Answer, Reject> {
+fn query_page_by_apply_id(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &QueryPageByApplyId,
+) -> Result<Answer, Reject> {
     let application = application(store, ctx, None, request.apply_id)?;
     if application.status.is_pending() {
-        return Err(Reject::business("iot.device.CreateDeviceTaskIsRunning", "The batch creation task is still in progress."));
+        return Err(Reject::business(
+            "iot.device.CreateDeviceTaskIsRunning",
+            "The batch creation task is still in progress.",
+        ));
     }
     let size = page_size(request.page_size, 10, wire::MAX_PAGE_SIZE)?;
     let page = current_page(request.current_page)?;
@@ -344,10 +435,17 @@ fn query_page_by_apply_id(store: &mut Store, ctx: &Context<'_>, request: &QueryP
     )
 }
 
-fn batch_register_device(store: &mut Store, ctx: &Context<'_>, request: &BatchRegisterDevice) -> Result<Answer, Reject> {
+fn batch_register_device(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &BatchRegisterDevice,
+) -> Result<Answer, Reject> {
     product(store, ctx, &request.product_key)?;
     if !(1..=10_000).contains(&request.count) {
-        return Err(Reject::business("iot.device.DeviceCountExceeded", "Count must be between 1 and 10000."));
+        return Err(Reject::business(
+            "iot.device.DeviceCountExceeded",
+            "Count must be between 1 and 10000.",
+        ));
     }
     let apply_id = store.start_application(
         &request.product_key,
@@ -356,7 +454,9 @@ fn batch_register_device(store: &mut Store, ctx: &Context<'_>, request: &BatchRe
     );
     answer(
         &ApplyIdResponse {
-            data: ApplyIdData { apply_id: Some(apply_id) },
+            data: ApplyIdData {
+                apply_id: Some(apply_id),
+            },
         },
         true,
     )
@@ -369,29 +469,50 @@ fn encode_token(seq: u64, next_page: u32) -> String {
 
 fn decode_token(token: &str) -> Option<(u64, u32)> {
     let (seq, page) = token.split_once('-')?;
-    Some((u64::from_str_radix(seq, 16).ok()?, u32::from_str_radix(page, 16).ok()?))
+    Some((
+        u64::from_str_radix(seq, 16).ok()?,
+        u32::from_str_radix(page, 16).ok()?,
+    ))
 }
 
-fn query_device(store: &mut Store, ctx: &Context<'_>, request: &QueryDevice) -> Result<Answer, Reject> {
+fn query_device(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &QueryDevice,
+) -> Result<Answer, Reject> {
     let Some(product_key) = &request.product_key else {
-        return Err(Reject::business("iot.prod.NullProductKey", "ProductKey is required."));
+        return Err(Reject::business(
+            "iot.prod.NullProductKey",
+            "ProductKey is required.",
+        ));
     };
     product(store, ctx, product_key)?;
     let size = page_size(request.page_size, 10, wire::MAX_PAGE_SIZE)?;
     let page = current_page(request.current_page)?;
     let offset = u64::from(page) * u64::from(size);
     if offset >= 1_000_000 {
-        return Err(invalid_page("CurrentPage × PageSize must stay below 1,000,000."));
+        return Err(invalid_page(
+            "CurrentPage × PageSize must stay below 1,000,000.",
+        ));
     }
     let devices = &store.devices[product_key];
     let newest_first = devices.by_seq.iter().rev();
     let selected: Vec<u64> = match request.next_token.as_deref() {
         Some(token) => {
-            let (below, _) = decode_token(token).ok_or_else(|| invalid_page("The NextToken is invalid."))?;
-            devices.by_seq.range(..below).rev().take(size as usize).map(|(seq, _)| *seq).collect()
+            let (below, _) =
+                decode_token(token).ok_or_else(|| invalid_page("The NextToken is invalid."))?;
+            devices
+                .by_seq
+                .range(..below)
+                .rev()
+                .take(size as usize)
+                .map(|(seq, _)| *seq)
+                .collect()
         }
         None if offset > wire::NEXT_TOKEN_OFFSET => {
-            return Err(invalid_page("A NextToken is required when CurrentPage × PageSize exceeds 10,000."));
+            return Err(invalid_page(
+                "A NextToken is required when CurrentPage × PageSize exceeds 10,000.",
+            ));
         }
         None => newest_first
             .skip((page as usize - 1) * size as usize)
@@ -440,13 +561,23 @@ fn query_device(store: &mut Store, ctx: &Context<'_>, request: &QueryDevice) -> 
     )
 }
 
-fn batch_query_device_detail(store: &mut Store, ctx: &Context<'_>, request: &BatchQueryDeviceDetail) -> Result<Answer, Reject> {
+fn batch_query_device_detail(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &BatchQueryDeviceDetail,
+) -> Result<Answer, Reject> {
     let product = product(store, ctx, &request.product_key)?;
     if request.device_names.is_empty() {
-        return Err(Reject::business("iot.device.NoneDeviceNameElement", "The device name list is empty."));
+        return Err(Reject::business(
+            "iot.device.NoneDeviceNameElement",
+            "The device name list is empty.",
+        ));
     }
     if request.device_names.len() > wire::MAX_DETAIL_NAMES {
-        return Err(Reject::business("iot.device.DeviceCountExceeded", "At most 100 device names per call."));
+        return Err(Reject::business(
+            "iot.device.DeviceCountExceeded",
+            "At most 100 device names per call.",
+        ));
     }
     let devices = &store.devices[&request.product_key];
     let list = request
@@ -470,24 +601,50 @@ fn batch_query_device_detail(store: &mut Store, ctx: &Context<'_>, request: &Bat
             utc_active: String::new(),
         })
         .collect();
-    answer(&BatchQueryDeviceDetailResponse { data: DeviceDetailList { devices: list } }, false)
+    answer(
+        &BatchQueryDeviceDetailResponse {
+            data: DeviceDetailList { devices: list },
+        },
+        false,
+    )
 }
 
-fn batch_get_device_state(store: &mut Store, ctx: &Context<'_>, request: &BatchGetDeviceState) -> Result<Answer, Reject> {
+fn batch_get_device_state(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &BatchGetDeviceState,
+) -> Result<Answer, Reject> {
     let refs: Vec<DeviceRef> = if request.iot_ids.is_empty() {
-        let product_key = request
-            .product_key
-            .as_deref()
-            .ok_or_else(|| Reject::business("iot.prod.NullProductKey", "ProductKey is required with DeviceName.N."))?;
-        request.device_names.iter().map(|name| DeviceRef::name(product_key, name)).collect()
+        let product_key = request.product_key.as_deref().ok_or_else(|| {
+            Reject::business(
+                "iot.prod.NullProductKey",
+                "ProductKey is required with DeviceName.N.",
+            )
+        })?;
+        request
+            .device_names
+            .iter()
+            .map(|name| DeviceRef::name(product_key, name))
+            .collect()
     } else {
-        request.iot_ids.iter().cloned().map(DeviceRef::IotId).collect()
+        request
+            .iot_ids
+            .iter()
+            .cloned()
+            .map(DeviceRef::IotId)
+            .collect()
     };
     if refs.is_empty() {
-        return Err(Reject::business("iot.device.NoneDeviceNameElement", "No devices were named."));
+        return Err(Reject::business(
+            "iot.device.NoneDeviceNameElement",
+            "No devices were named.",
+        ));
     }
     if refs.len() > wire::MAX_STATE_NAMES {
-        return Err(Reject::business("iot.device.DeviceCountExceeded", "At most 50 devices per call."));
+        return Err(Reject::business(
+            "iot.device.DeviceCountExceeded",
+            "At most 50 devices per call.",
+        ));
     }
     let mut states = Vec::new();
     for device in &refs {
@@ -503,12 +660,24 @@ fn batch_get_device_state(store: &mut Store, ctx: &Context<'_>, request: &BatchG
             device_id: device.iot_id.clone(),
         });
     }
-    answer(&BatchGetDeviceStateResponse { device_status_list: DeviceStateList { states } }, false)
+    answer(
+        &BatchGetDeviceStateResponse {
+            device_status_list: DeviceStateList { states },
+        },
+        false,
+    )
 }
 
-fn batch_update_device_nickname(store: &mut Store, ctx: &Context<'_>, request: &BatchUpdateDeviceNickname) -> Result<Answer, Reject> {
+fn batch_update_device_nickname(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &BatchUpdateDeviceNickname,
+) -> Result<Answer, Reject> {
     if request.updates.len() > wire::MAX_NICKNAME_UPDATES {
-        return Err(Reject::business("iot.device.DeviceCountExceeded", "At most 100 nickname entries per call."));
+        return Err(Reject::business(
+            "iot.device.DeviceCountExceeded",
+            "At most 100 nickname entries per call.",
+        ));
     }
     let mut resolved = Vec::new();
     for update in &request.updates {
@@ -520,7 +689,10 @@ fn batch_update_device_nickname(store: &mut Store, ctx: &Context<'_>, request: &
                 "A nickname must be 4-32 characters of letters, digits, _ and CJK (each CJK character counts 2).",
             ));
         }
-        resolved.push((find_device(store, ctx, &update.device)?, update.nickname.clone()));
+        resolved.push((
+            find_device(store, ctx, &update.device)?,
+            update.nickname.clone(),
+        ));
     }
     for ((product_key, name), nickname) in resolved {
         let device = device_mut(store, &product_key, &name);
@@ -530,24 +702,43 @@ fn batch_update_device_nickname(store: &mut Store, ctx: &Context<'_>, request: &
     answer(&Empty {}, true)
 }
 
-fn save_device_prop(store: &mut Store, ctx: &Context<'_>, request: &SaveDeviceProp) -> Result<Answer, Reject> {
+fn save_device_prop(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &SaveDeviceProp,
+) -> Result<Answer, Reject> {
     let (product_key, name) = find_device(store, ctx, &request.device)?;
     if request.props.len() > wire::MAX_PROPS_BYTES {
-        return Err(Reject::business("iot.device.LongDevicePropertiesString", "Props must be at most 5 KB."));
+        return Err(Reject::business(
+            "iot.device.LongDevicePropertiesString",
+            "Props must be at most 5 KB.",
+        ));
     }
     let parsed: BTreeMap<String, Value> = serde_json::from_str(&request.props).map_err(|_| {
-        Reject::business("iot.device.InvalidFormattedDevicePropertiesString", "Props must be a JSON object.")
+        Reject::business(
+            "iot.device.InvalidFormattedDevicePropertiesString",
+            "Props must be a JSON object.",
+        )
     })?;
     if parsed.is_empty() {
-        return Err(Reject::business("iot.device.NoneDeviceProperties", "Props has no properties."));
+        return Err(Reject::business(
+            "iot.device.NoneDeviceProperties",
+            "Props has no properties.",
+        ));
     }
     if parsed.len() > wire::MAX_TAGS {
-        return Err(Reject::business("iot.device.TooManyDevicePropertiesPerTime", "At most 100 properties per call."));
+        return Err(Reject::business(
+            "iot.device.TooManyDevicePropertiesPerTime",
+            "At most 100 properties per call.",
+        ));
     }
     let mut tags = BTreeMap::new();
     for (key, value) in parsed {
         if !wire::is_valid_tag_key(&key) {
-            return Err(Reject::business("iot.device.InvalidFormattedDevicePropertyKey", &format!("The property key {key} is invalid.")));
+            return Err(Reject::business(
+                "iot.device.InvalidFormattedDevicePropertyKey",
+                &format!("The property key {key} is invalid."),
+            ));
         }
         let Value::String(value) = value else {
             return Err(Reject::business(
@@ -556,16 +747,27 @@ fn save_device_prop(store: &mut Store, ctx: &Context<'_>, request: &SaveDevicePr
             ));
         };
         if value.chars().count() > wire::MAX_TAG_VALUE_CHARS {
-            return Err(Reject::business("iot.check.InvalidFormattedParameter", &format!("The value of {key} is too long.")));
+            return Err(Reject::business(
+                "iot.check.InvalidFormattedParameter",
+                &format!("The value of {key} is too long."),
+            ));
         }
         if key != wire::RESERVED_TAG_KEY {
             tags.insert(key, value);
         }
     }
     let device = device_mut(store, &product_key, &name);
-    let total = device.tags.keys().chain(tags.keys()).collect::<HashSet<_>>().len();
+    let total = device
+        .tags
+        .keys()
+        .chain(tags.keys())
+        .collect::<HashSet<_>>()
+        .len();
     if total > wire::MAX_TAGS {
-        return Err(Reject::business("iot.device.TooManyDevicePropertiesPerTime", "A device holds at most 100 properties."));
+        return Err(Reject::business(
+            "iot.device.TooManyDevicePropertiesPerTime",
+            "A device holds at most 100 properties.",
+        ));
     }
     device.tags.extend(tags);
     device.modified_ms = ctx.now_ms;
@@ -595,16 +797,25 @@ fn product_data(product: &Product, device_count: usize) -> ProductData {
     }
 }
 
-fn query_product_list(store: &mut Store, ctx: &Context<'_>, request: &QueryProductList) -> Result<Answer, Reject> {
+fn query_product_list(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &QueryProductList,
+) -> Result<Answer, Reject> {
     let size = page_size(Some(request.page_size), 10, 200)?;
     let page = current_page(Some(request.current_page))?;
     let mut products: Vec<&Product> = store
         .products
         .values()
         .filter(|p| p.instance.as_deref() == ctx.instance)
-        .filter(|p| request.aliyun_commodity_code.as_ref().is_none_or(|code| code == &p.commodity_code))
+        .filter(|p| {
+            request
+                .aliyun_commodity_code
+                .as_ref()
+                .is_none_or(|code| code == &p.commodity_code)
+        })
         .collect();
-    products.sort_by(|a, b| b.seq.cmp(&a.seq));
+    products.sort_by_key(|p| std::cmp::Reverse(p.seq));
     let total = products.len();
     let list = products
         .iter()
@@ -636,11 +847,16 @@ fn query_product_list(store: &mut Store, ctx: &Context<'_>, request: &QueryProdu
 }
 
 fn is_valid_product_name(name: &str) -> bool {
-    name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || (!c.is_ascii() && wire::is_nickname_char(c)))
-        && (4..=30).contains(&wire::nickname_weight(name))
+    name.chars().all(|c| {
+        c.is_ascii_alphanumeric() || c == '_' || (!c.is_ascii() && wire::is_nickname_char(c))
+    }) && (4..=30).contains(&wire::nickname_weight(name))
 }
 
-fn create_product(store: &mut Store, ctx: &Context<'_>, request: CreateProduct) -> Result<Answer, Reject> {
+fn create_product(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: CreateProduct,
+) -> Result<Answer, Reject> {
     if !is_valid_product_name(&request.product_name) {
         return Err(Reject::business(
             "iot.prod.InvalidFormattedProductName",
@@ -648,21 +864,39 @@ fn create_product(store: &mut Store, ctx: &Context<'_>, request: CreateProduct) 
         ));
     }
     if !matches!(request.node_type, 0 | 1) {
-        return Err(Reject::business("iot.prod.InvalidNodeType", "NodeType must be 0 or 1."));
+        return Err(Reject::business(
+            "iot.prod.InvalidNodeType",
+            "NodeType must be 0 or 1.",
+        ));
     }
-    if request.description.as_ref().is_some_and(|d| d.chars().count() > 100) {
-        return Err(Reject::business("iot.prod.LongProductDesc", "The description is longer than 100 characters."));
+    if request
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 100)
+    {
+        return Err(Reject::business(
+            "iot.prod.LongProductDesc",
+            "The description is longer than 100 characters.",
+        ));
     }
-    let commodity_code = request.aliyun_commodity_code.unwrap_or_else(|| "iothub".to_owned());
+    let commodity_code = request
+        .aliyun_commodity_code
+        .unwrap_or_else(|| "iothub".to_owned());
     if !matches!(commodity_code.as_str(), "iothub" | "iothub_senior") {
-        return Err(Reject::business("iot.prod.InvalidAliyunCommodityCode", "AliyunCommodityCode must be iothub or iothub_senior."));
+        return Err(Reject::business(
+            "iot.prod.InvalidAliyunCommodityCode",
+            "AliyunCommodityCode must be iothub or iothub_senior.",
+        ));
     }
     if store
         .products
         .values()
         .any(|p| p.instance.as_deref() == ctx.instance && p.name == request.product_name)
     {
-        return Err(Reject::business("iot.prod.AlreadyExistedProductName", "The product name is already used."));
+        return Err(Reject::business(
+            "iot.prod.AlreadyExistedProductName",
+            "The product name is already used.",
+        ));
     }
     let net_type = request.net_type.as_deref().map(|net| match net {
         "CELLULAR" => 6,

@@ -43,7 +43,7 @@ pub const DEMO_ACCESS_KEY_SECRET: &str = "iotplan-demo-secret";
 /// The largest request body the emulator reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// The longest query string the emulator reads.
-pub const MAX_QUERY_BYTES: usize = 256 * 1024;
+pub const MAX_QUERY_BYTES: usize = 48 * 1024;
 
 /// Why the emulator could not start or keep its state.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +57,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The state file exists but could not be read or parsed.
-    #[error("the state file {path} is unreadable or corrupt ({reason}); fix or move it away — it is never emptied silently")]
+    #[error(
+        "the state file {path} is unreadable or corrupt ({reason}); fix or move it away — it is never emptied silently"
+    )]
     CorruptState {
         /// The file.
         path: PathBuf,
@@ -189,10 +191,16 @@ impl Reject {
 impl From<ParamError> for Reject {
     fn from(error: ParamError) -> Self {
         match &error {
-            ParamError::Missing(name) => Reject::gateway(StatusCode::BAD_REQUEST, &format!("Missing{name}"), &error.to_string()),
-            ParamError::Invalid { name, .. } => {
-                Reject::gateway(StatusCode::BAD_REQUEST, &format!("Invalid{}", name.split('.').next().unwrap_or(name)), &error.to_string())
-            }
+            ParamError::Missing(name) => Reject::gateway(
+                StatusCode::BAD_REQUEST,
+                &format!("Missing{name}"),
+                &error.to_string(),
+            ),
+            ParamError::Invalid { name, .. } => Reject::gateway(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid{}", name.split('.').next().unwrap_or(name)),
+                &error.to_string(),
+            ),
         }
     }
 }
@@ -260,7 +268,9 @@ impl Emulator {
     /// # Errors
     /// `Error::WriteState` when it cannot be written.
     pub fn save(&self) -> Result<(), Error> {
-        let Some(path) = &self.config.state_file else { return Ok(()) };
+        let Some(path) = &self.config.state_file else {
+            return Ok(());
+        };
         let text = serde_json::to_vec(&*lock(&self.store)).map_err(|e| Error::WriteState {
             path: path.clone(),
             source: std::io::Error::other(e),
@@ -281,8 +291,15 @@ impl Emulator {
         if nonces.len() > 100_000 {
             nonces.retain(|_, seen| now - *seen <= auth::MAX_SKEW_MS);
         }
-        if nonces.get(nonce).is_some_and(|seen| now - *seen <= auth::MAX_SKEW_MS) {
-            return Err(Reject::gateway(StatusCode::BAD_REQUEST, "SignatureNonceUsed", "Specified signature nonce was used already."));
+        if nonces
+            .get(nonce)
+            .is_some_and(|seen| now - *seen <= auth::MAX_SKEW_MS)
+        {
+            return Err(Reject::gateway(
+                StatusCode::BAD_REQUEST,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
         }
         nonces.insert(nonce.to_owned(), now);
         Ok(())
@@ -297,7 +314,11 @@ fn load_state(path: &std::path::Path) -> Result<Store, Error> {
     let text = std::fs::read(path).map_err(|e| corrupt(e.to_string()))?;
     let store: Store = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
     if store.version != store::STATE_VERSION {
-        return Err(corrupt(format!("format version {} is not {}", store.version, store::STATE_VERSION)));
+        return Err(corrupt(format!(
+            "format version {} is not {}",
+            store.version,
+            store::STATE_VERSION
+        )));
     }
     Ok(store)
 }
@@ -316,15 +337,19 @@ async fn request_log(State(emulator): State<Arc<Emulator>>) -> Response {
 
 /// Decodes `application/x-www-form-urlencoded` text strictly: UTF-8 only, no repeated names.
 fn decode_form(raw: &[u8], place: &str) -> Result<BTreeMap<String, String>, Reject> {
-    let invalid = |message: String| Reject::gateway(StatusCode::BAD_REQUEST, "InvalidParameter", &message);
+    let invalid =
+        |message: String| Reject::gateway(StatusCode::BAD_REQUEST, "InvalidParameter", &message);
     let mut out = BTreeMap::new();
     for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut halves = pair.splitn(2, |b| *b == b'=');
         let decode = |part: &[u8]| -> Result<String, Reject> {
-            let spaced: Vec<u8> = part.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+            let spaced: Vec<u8> = part
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
             percent_encoding::percent_decode(&spaced)
                 .decode_utf8()
-                .map(|s| s.into_owned())
+                .map(std::borrow::Cow::into_owned)
                 .map_err(|_| invalid(format!("The {place} is not valid UTF-8 once decoded.")))
         };
         let key = decode(halves.next().unwrap_or_default())?;
@@ -333,7 +358,9 @@ fn decode_form(raw: &[u8], place: &str) -> Result<BTreeMap<String, String>, Reje
             continue;
         }
         if out.insert(key.clone(), value).is_some() {
-            return Err(invalid(format!("The parameter {key} appears more than once in the {place}.")));
+            return Err(invalid(format!(
+                "The parameter {key} appears more than once in the {place}."
+            )));
         }
     }
     Ok(out)
@@ -347,7 +374,8 @@ fn items_of(params: &Params) -> usize {
             key.ends_with(".DeviceName") && key.starts_with("DeviceNameList.")
                 || key.starts_with("DeviceName.")
                 || key.starts_with("IotId.")
-                || key.starts_with("DeviceNicknameInfo.") && (key.ends_with(".DeviceName") || key.ends_with(".IotId"))
+                || key.starts_with("DeviceNicknameInfo.")
+                    && (key.ends_with(".DeviceName") || key.ends_with(".IotId"))
         })
         .count()
 }
@@ -359,8 +387,18 @@ struct Answered {
     result: Result<Value, Reject>,
 }
 
-async fn handle(State(emulator): State<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_owned();
+async fn handle(
+    State(emulator): State<Arc<Emulator>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
     let answered = process(&emulator, &method, &uri, &headers, body).await;
     if !emulator.config.latency.is_zero() {
@@ -376,7 +414,10 @@ async fn handle(State(emulator): State<Arc<Emulator>>, method: Method, uri: Uri,
         status: status.as_u16(),
         code,
         product_key: answered.params.get("ProductKey").map(str::to_owned),
-        apply_id: answered.params.get("ApplyId").and_then(|id| id.parse().ok()),
+        apply_id: answered
+            .params
+            .get("ApplyId")
+            .and_then(|id| id.parse().ok()),
         items: items_of(&answered.params),
     });
     render(answered, &request_id, &host)
@@ -386,7 +427,11 @@ fn render(answered: Answered, request_id: &str, host: &str) -> Response {
     let root = format!("{}Response", answered.action);
     let (status, body, retry_after) = match answered.result {
         Ok(fields) => (StatusCode::OK, success_body(request_id, fields), None),
-        Err(Reject::Business { code, message, data }) => {
+        Err(Reject::Business {
+            code,
+            message,
+            data,
+        }) => {
             let body = BusinessError {
                 request_id: request_id.to_owned(),
                 success: false,
@@ -394,7 +439,11 @@ fn render(answered: Answered, request_id: &str, host: &str) -> Response {
                 error_message: message,
                 data,
             };
-            (StatusCode::OK, serde_json::to_value(body).unwrap_or_default(), None)
+            (
+                StatusCode::OK,
+                serde_json::to_value(body).unwrap_or_default(),
+                None,
+            )
         }
         Err(Reject::Gateway {
             status,
@@ -405,16 +454,31 @@ fn render(answered: Answered, request_id: &str, host: &str) -> Response {
             let body = GatewayError {
                 request_id: request_id.to_owned(),
                 host_id: host.to_owned(),
-                recommend: format!("https://api.aliyun.com/troubleshoot?q={code}&product=Iot&requestId={request_id}"),
+                recommend: format!(
+                    "https://api.aliyun.com/troubleshoot?q={code}&product=Iot&requestId={request_id}"
+                ),
                 code,
                 message,
             };
-            (status, serde_json::to_value(body).unwrap_or_default(), retry_after_ms)
+            (
+                status,
+                serde_json::to_value(body).unwrap_or_default(),
+                retry_after_ms,
+            )
         }
     };
     let mut response = if answered.format_xml {
-        let root = if status.is_success() { root.as_str() } else { "Error" };
-        (status, [("content-type", "text/xml;charset=utf-8")], xml::to_xml(root, &body)).into_response()
+        let root = if status.is_success() {
+            root.as_str()
+        } else {
+            "Error"
+        };
+        (
+            status,
+            [("content-type", "text/xml;charset=utf-8")],
+            xml::to_xml(root, &body),
+        )
+            .into_response()
     } else {
         (status, axum::Json(body)).into_response()
     };
@@ -426,7 +490,13 @@ fn render(answered: Answered, request_id: &str, host: &str) -> Response {
     response
 }
 
-async fn process(emulator: &Emulator, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Answered {
+async fn process(
+    emulator: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Answered {
     let mut answered = Answered {
         action: headers
             .get("x-acs-action")
@@ -441,29 +511,60 @@ async fn process(emulator: &Emulator, method: &Method, uri: &Uri, headers: &Head
     answered
 }
 
-async fn gateway(emulator: &Emulator, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body, answered: &mut Answered) -> Result<Value, Reject> {
+async fn gateway(
+    emulator: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    answered: &mut Answered,
+) -> Result<Value, Reject> {
     if method != Method::GET && method != Method::POST {
-        return Err(Reject::gateway(StatusCode::BAD_REQUEST, "UnsupportedHTTPMethod", "Use GET or POST."));
+        return Err(Reject::gateway(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedHTTPMethod",
+            "Use GET or POST.",
+        ));
     }
     if uri.path() != "/" {
-        return Err(Reject::gateway(StatusCode::NOT_FOUND, "InvalidApi.NotFound", "Every call goes to the path /."));
+        return Err(Reject::gateway(
+            StatusCode::NOT_FOUND,
+            "InvalidApi.NotFound",
+            "Every call goes to the path /.",
+        ));
     }
     let raw_query = uri.query().unwrap_or_default();
     if raw_query.len() > MAX_QUERY_BYTES {
-        return Err(Reject::gateway(StatusCode::URI_TOO_LONG, "InvalidParameter", "The query string is too long."));
+        return Err(Reject::gateway(
+            StatusCode::URI_TOO_LONG,
+            "InvalidParameter",
+            "The query string is too long.",
+        ));
     }
     let raw_body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| Reject::gateway(StatusCode::PAYLOAD_TOO_LARGE, "InvalidParameter", "The request body is larger than 8 MiB."))?;
+        .map_err(|_| {
+            Reject::gateway(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "InvalidParameter",
+                "The request body is larger than 8 MiB.",
+            )
+        })?;
     let query = decode_form(raw_query.as_bytes(), "query")?;
     let is_form = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let form = if is_form { decode_form(&raw_body, "body")? } else { BTreeMap::new() };
+    let form = if is_form {
+        decode_form(&raw_body, "body")?
+    } else {
+        BTreeMap::new()
+    };
     let mut merged = query.clone();
     merged.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
-    answered.format_xml = merged.get("Format").is_some_and(|f| f.eq_ignore_ascii_case("xml"));
+    answered.format_xml = merged
+        .get("Format")
+        .is_some_and(|f| f.eq_ignore_ascii_case("xml"));
     if answered.action.is_empty() {
         answered.action = merged.get("Action").cloned().unwrap_or_default();
     }
@@ -485,20 +586,38 @@ async fn gateway(emulator: &Emulator, method: &Method, uri: &Uri, headers: &Head
     answered.action.clone_from(&verified.action);
     emulator.check_nonce(&verified.nonce, now)?;
     if verified.version != API_VERSION {
-        return Err(Reject::gateway(StatusCode::BAD_REQUEST, "InvalidParameter", &format!("Version must be {API_VERSION}.")));
+        return Err(Reject::gateway(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            &format!("Version must be {API_VERSION}."),
+        ));
     }
     let action = Action::from_name(&verified.action).ok_or_else(|| {
-        Reject::gateway(StatusCode::NOT_FOUND, "InvalidApi.NotFound", &format!("Specified api is not found: {}", verified.action))
+        Reject::gateway(
+            StatusCode::NOT_FOUND,
+            "InvalidApi.NotFound",
+            &format!("Specified api is not found: {}", verified.action),
+        )
     })?;
     let params = &answered.params;
     let deep = action.deep_page_qps().is_some() && {
-        let page: u64 = params.get("CurrentPage").and_then(|p| p.parse().ok()).unwrap_or(1);
-        let size: u64 = params.get("PageSize").and_then(|p| p.parse().ok()).unwrap_or(10);
+        let page: u64 = params
+            .get("CurrentPage")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let size: u64 = params
+            .get("PageSize")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(10);
         page * size >= crate::wire::DEEP_PAGE_OFFSET
     };
     lock(&emulator.throttle).admit(&verified.access_key_id, action, deep)?;
     if emulator.config.fail_rate > 0.0 && fastrand::f64() < emulator.config.fail_rate {
-        return Err(Reject::gateway(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."));
+        return Err(Reject::gateway(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        ));
     }
     let instance = params.optional("IotInstanceId");
     let answer = {
@@ -507,12 +626,16 @@ async fn gateway(emulator: &Emulator, method: &Method, uri: &Uri, headers: &Head
         if let Some(instance) = instance
             && !store.instances.contains(instance)
         {
-            return Err(Reject::business("iot.system.InstanceNotFound", &format!("The instance {instance} does not exist.")));
+            return Err(Reject::business(
+                "iot.system.InstanceNotFound",
+                &format!("The instance {instance} does not exist."),
+            ));
         }
         let ctx = handlers::Context {
             now_ms: now,
             instance,
-            apply_delay_ms: i64::try_from(emulator.config.apply_delay.as_millis()).unwrap_or(i64::MAX),
+            apply_delay_ms: i64::try_from(emulator.config.apply_delay.as_millis())
+                .unwrap_or(i64::MAX),
             region: &emulator.config.region,
         };
         let result = handlers::dispatch(action, &mut store, &ctx, params);
@@ -563,7 +686,9 @@ pub async fn serve(emulator: Arc<Emulator>) -> Result<Running, Error> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(emulator.clone());
     let flusher = emulator.clone();

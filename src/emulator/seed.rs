@@ -110,7 +110,12 @@ impl Seed {
         store.fail_create.extend(self.fail_create.iter().cloned());
         for seed in &self.products {
             if !store.products.contains_key(&seed.key) {
-                store.add_product(new_product(&seed.key, seed.name.as_deref(), seed.instance.clone(), now_ms));
+                store.add_product(new_product(
+                    &seed.key,
+                    seed.name.as_deref(),
+                    seed.instance.clone(),
+                    now_ms,
+                ));
             }
             if let Some(generate) = &seed.generate {
                 for n in 1..=generate.count {
@@ -120,7 +125,11 @@ impl Seed {
             }
             for device in &seed.devices {
                 store.create_device(&seed.key, &device.name, device.nickname.clone(), now_ms);
-                if let Some(created) = store.devices.get_mut(&seed.key).and_then(|d| d.by_name.get_mut(&device.name)) {
+                if let Some(created) = store
+                    .devices
+                    .get_mut(&seed.key)
+                    .and_then(|d| d.by_name.get_mut(&device.name))
+                {
                     created.disabled = !device.enabled;
                     created.tags.clone_from(&device.tags);
                 }
@@ -131,7 +140,12 @@ impl Seed {
 
 /// A product with the emulator's defaults.
 #[must_use]
-pub fn new_product(key: &str, name: Option<&str>, instance: Option<String>, now_ms: i64) -> Product {
+pub fn new_product(
+    key: &str,
+    name: Option<&str>,
+    instance: Option<String>,
+    now_ms: i64,
+) -> Product {
     Product {
         key: key.to_owned(),
         name: name.unwrap_or(key).to_owned(),

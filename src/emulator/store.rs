@@ -177,7 +177,9 @@ pub struct Store {
 /// Random alphanumeric text.
 #[must_use]
 pub fn random_alnum(len: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric).take(len).collect()
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(len)
+        .collect()
 }
 
 impl Store {
@@ -228,7 +230,13 @@ impl Store {
     }
 
     /// Creates a device with fresh IotId and secret.
-    pub fn create_device(&mut self, product_key: &str, name: &str, nickname: Option<String>, now_ms: i64) {
+    pub fn create_device(
+        &mut self,
+        product_key: &str,
+        name: &str,
+        nickname: Option<String>,
+        now_ms: i64,
+    ) {
         let seq = self.next_seq();
         let device = Device {
             name: name.to_owned(),
@@ -241,11 +249,19 @@ impl Store {
             modified_ms: now_ms,
             seq,
         };
-        self.devices.entry(product_key.to_owned()).or_default().insert(device);
+        self.devices
+            .entry(product_key.to_owned())
+            .or_default()
+            .insert(device);
     }
 
     /// Starts an application in `CHECK` (names) or `CREATE` (random names).
-    pub fn start_application(&mut self, product_key: &str, kind: ApplyKind, ready_at_ms: i64) -> i64 {
+    pub fn start_application(
+        &mut self,
+        product_key: &str,
+        kind: ApplyKind,
+        ready_at_ms: i64,
+    ) -> i64 {
         self.last_apply_id += 1;
         let id = self.last_apply_id;
         let status = match kind {
@@ -284,7 +300,11 @@ impl Store {
             .pending
             .iter()
             .copied()
-            .filter(|id| self.applications.get(id).is_none_or(|a| a.ready_at_ms <= now_ms))
+            .filter(|id| {
+                self.applications
+                    .get(id)
+                    .is_none_or(|a| a.ready_at_ms <= now_ms)
+            })
             .collect();
         for id in &due {
             self.pending.remove(id);
@@ -304,9 +324,10 @@ impl Store {
                     return application;
                 };
                 let existing = self.devices.get(&product_key);
-                let (valid, invalid): (Vec<&NameToCheck>, Vec<&NameToCheck>) = names
-                    .iter()
-                    .partition(|entry| existing.is_none_or(|d| !d.by_name.contains_key(&entry.name)));
+                let (valid, invalid): (Vec<&NameToCheck>, Vec<&NameToCheck>) =
+                    names.iter().partition(|entry| {
+                        existing.is_none_or(|d| !d.by_name.contains_key(&entry.name))
+                    });
                 application.valid = valid.iter().map(|entry| entry.name.clone()).collect();
                 application.invalid = invalid
                     .iter()
@@ -354,7 +375,12 @@ impl Store {
                             error_msg: reason.to_owned(),
                         });
                     } else {
-                        self.create_device(&product_key, &entry.name, entry.nickname.clone(), now_ms);
+                        self.create_device(
+                            &product_key,
+                            &entry.name,
+                            entry.nickname.clone(),
+                            now_ms,
+                        );
                         application.valid.push(entry.name.clone());
                         application.created.push(entry.name);
                     }

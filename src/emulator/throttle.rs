@@ -35,7 +35,11 @@ impl Throttle {
         if self.scale <= 0.0 {
             return Ok(());
         }
-        let qps = if deep { action.deep_page_qps().unwrap_or(action.qps()) } else { action.qps() };
+        let qps = if deep {
+            action.deep_page_qps().unwrap_or(action.qps())
+        } else {
+            action.qps()
+        };
         let rate = f64::from(qps) * self.scale;
         let now = Instant::now();
         let bucket = self
@@ -47,7 +51,9 @@ impl Throttle {
                 last: now,
             });
         let capacity = bucket.rate.max(1.0);
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * bucket.rate).min(capacity);
+        bucket.tokens = (bucket.tokens
+            + now.duration_since(bucket.last).as_secs_f64() * bucket.rate)
+            .min(capacity);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -57,7 +63,9 @@ impl Throttle {
         Err(Reject::Gateway {
             status: StatusCode::BAD_REQUEST,
             code: "Throttling.User".to_owned(),
-            message: format!("Request was denied due to user flow control ({action} allows {qps} per second)."),
+            message: format!(
+                "Request was denied due to user flow control ({action} allows {qps} per second)."
+            ),
             retry_after_ms: Some(wait_ms.max(1.0) as u64),
         })
     }
@@ -71,17 +79,33 @@ mod tests {
     fn bursts_past_the_quota_are_refused_with_a_hint() {
         let mut throttle = Throttle::new(1.0);
         let admitted = (0..20)
-            .filter(|_| throttle.admit("k", Action::BatchCheckDeviceNames, false).is_ok())
+            .filter(|_| {
+                throttle
+                    .admit("k", Action::BatchCheckDeviceNames, false)
+                    .is_ok()
+            })
             .count();
         assert_eq!(admitted, 10);
         match throttle.admit("k", Action::BatchCheckDeviceNames, false) {
-            Err(Reject::Gateway { code, retry_after_ms, .. }) => {
+            Err(Reject::Gateway {
+                code,
+                retry_after_ms,
+                ..
+            }) => {
                 assert_eq!(code, "Throttling.User");
                 assert!(retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 100));
             }
             other => panic!("expected throttling, got {other:?}"),
         }
-        assert!(throttle.admit("other-key", Action::BatchCheckDeviceNames, false).is_ok());
-        assert!(Throttle::new(0.0).admit("k", Action::BatchQueryDeviceDetail, false).is_ok());
+        assert!(
+            throttle
+                .admit("other-key", Action::BatchCheckDeviceNames, false)
+                .is_ok()
+        );
+        assert!(
+            Throttle::new(0.0)
+                .admit("k", Action::BatchQueryDeviceDetail, false)
+                .is_ok()
+        );
     }
 }

@@ -24,7 +24,10 @@ impl ColorChoice {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal(),
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && io::stdout().is_terminal()
+            }
         }
     }
 }
@@ -59,7 +62,10 @@ impl Printer {
 
     /// Writes product output (stdout). A closed pipe is ignored.
     pub fn out(&self, text: &str) {
-        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
@@ -72,7 +78,10 @@ impl Printer {
 
     /// Writes a line to stderr whatever the verbosity (warnings, errors).
     pub fn err_line(&self, line: &str) {
-        let mut err = self.err.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut err = self
+            .err
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = writeln!(err, "{line}");
     }
 }

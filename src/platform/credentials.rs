@@ -48,7 +48,9 @@ pub enum ConfigError {
         missing: &'static str,
     },
     /// No region anywhere.
-    #[error("no region: pass --region, set {ENV_REGION}, set `region` in the manifest, or use a profile with region_id")]
+    #[error(
+        "no region: pass --region, set {ENV_REGION}, set `region` in the manifest, or use a profile with region_id"
+    )]
     MissingRegion,
     /// The profile file could not be read.
     #[error("cannot read the aliyun CLI profiles at {path}: {reason}")]
@@ -69,7 +71,9 @@ pub enum ConfigError {
         available: String,
     },
     /// The profile uses a mode iotplan cannot use offline.
-    #[error("profile `{name}` uses mode {mode}, which iotplan does not support: use a profile in mode AK or StsToken, or the {ENV_ACCESS_KEY_ID}/{ENV_ACCESS_KEY_SECRET} variables")]
+    #[error(
+        "profile `{name}` uses mode {mode}, which iotplan does not support: use a profile in mode AK or StsToken, or the {ENV_ACCESS_KEY_ID}/{ENV_ACCESS_KEY_SECRET} variables"
+    )]
     UnsupportedMode {
         /// The profile.
         name: String,
@@ -144,7 +148,11 @@ fn non_empty(value: Option<String>) -> Option<String> {
 ///
 /// # Errors
 /// A `ConfigError` naming what to set.
-pub fn resolve(request: &Request, env: &dyn Fn(&str) -> Option<String>, profile_path: Option<&Path>) -> Result<Resolved, ConfigError> {
+pub fn resolve(
+    request: &Request,
+    env: &dyn Fn(&str) -> Option<String>,
+    profile_path: Option<&Path>,
+) -> Result<Resolved, ConfigError> {
     let env_region = non_empty(env(ENV_REGION));
     if let Some(name) = &request.profile {
         let (credentials, profile_region) = load_profile(profile_path, Some(name))?;
@@ -188,7 +196,10 @@ pub fn resolve(request: &Request, env: &dyn Fn(&str) -> Option<String>, profile_
     }
 }
 
-fn load_profile(path: Option<&Path>, name: Option<&str>) -> Result<(Credentials, Option<String>), ConfigError> {
+fn load_profile(
+    path: Option<&Path>,
+    name: Option<&str>,
+) -> Result<(Credentials, Option<String>), ConfigError> {
     let path = path.ok_or_else(|| ConfigError::ProfileFile {
         path: PathBuf::from("~/.aliyun/config.json"),
         reason: "no home directory".to_owned(),
@@ -200,11 +211,20 @@ fn load_profile(path: Option<&Path>, name: Option<&str>) -> Result<(Credentials,
     let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
     let file: ProfileFile = serde_json::from_str(&text).map_err(|e| file_error(e.to_string()))?;
     let name = name.map_or_else(|| file.current.clone(), str::to_owned);
-    let profile = file.profiles.iter().find(|p| p.name == name).ok_or_else(|| ConfigError::ProfileNotFound {
-        name: name.clone(),
-        path: path.to_owned(),
-        available: file.profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-    })?;
+    let profile = file
+        .profiles
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ConfigError::ProfileNotFound {
+            name: name.clone(),
+            path: path.to_owned(),
+            available: file
+                .profiles
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
     let field_error = |field| ConfigError::ProfileField {
         name: name.clone(),
         mode: profile.mode.clone(),
@@ -212,7 +232,9 @@ fn load_profile(path: Option<&Path>, name: Option<&str>) -> Result<(Credentials,
     };
     let token = match profile.mode.as_str() {
         "AK" => None,
-        "StsToken" => Some(non_empty(Some(profile.sts_token.clone())).ok_or_else(|| field_error("sts_token"))?),
+        "StsToken" => Some(
+            non_empty(Some(profile.sts_token.clone())).ok_or_else(|| field_error("sts_token"))?,
+        ),
         other => {
             return Err(ConfigError::UnsupportedMode {
                 name,
@@ -248,7 +270,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |key| map.get(key).cloned()
     }
 
@@ -265,50 +290,124 @@ mod tests {
 
     #[test]
     fn environment_credentials_and_region() {
-        let env = env_of(&[(ENV_ACCESS_KEY_ID, "id"), (ENV_ACCESS_KEY_SECRET, "sec"), (ENV_SECURITY_TOKEN, "tok"), (ENV_REGION, "cn-hangzhou")]);
+        let env = env_of(&[
+            (ENV_ACCESS_KEY_ID, "id"),
+            (ENV_ACCESS_KEY_SECRET, "sec"),
+            (ENV_SECURITY_TOKEN, "tok"),
+            (ENV_REGION, "cn-hangzhou"),
+        ]);
         let resolved = resolve(&Request::default(), &env, None).expect("resolves");
         assert_eq!(resolved.credentials.access_key_id, "id");
-        assert_eq!(resolved.credentials.security_token.as_ref().map(Secret::expose), Some("tok"));
+        assert_eq!(
+            resolved
+                .credentials
+                .security_token
+                .as_ref()
+                .map(Secret::expose),
+            Some("tok")
+        );
         assert_eq!(resolved.region.as_deref(), Some("cn-hangzhou"));
-        let flagged = resolve(&Request { region: Some("ap-southeast-1".into()), ..Request::default() }, &env, None).expect("resolves");
+        let flagged = resolve(
+            &Request {
+                region: Some("ap-southeast-1".into()),
+                ..Request::default()
+            },
+            &env,
+            None,
+        )
+        .expect("resolves");
         assert_eq!(flagged.region.as_deref(), Some("ap-southeast-1"));
     }
 
     #[test]
     fn missing_or_half_credentials_name_the_variables() {
         let error = resolve(&Request::default(), &env_of(&[]), None).expect_err("no credentials");
-        assert!(error.to_string().contains(ENV_ACCESS_KEY_ID) && error.to_string().contains("--profile"));
-        let error = resolve(&Request::default(), &env_of(&[(ENV_ACCESS_KEY_ID, "id")]), None).expect_err("half");
+        assert!(
+            error.to_string().contains(ENV_ACCESS_KEY_ID)
+                && error.to_string().contains("--profile")
+        );
+        let error = resolve(
+            &Request::default(),
+            &env_of(&[(ENV_ACCESS_KEY_ID, "id")]),
+            None,
+        )
+        .expect_err("half");
         assert!(error.to_string().contains(ENV_ACCESS_KEY_SECRET));
     }
 
     #[test]
     fn profiles_in_ak_and_sts_modes() {
         let file = profile_file();
-        let ak = resolve(&Request { profile: Some("default".into()), ..Request::default() }, &env_of(&[]), Some(file.path())).expect("ak");
+        let ak = resolve(
+            &Request {
+                profile: Some("default".into()),
+                ..Request::default()
+            },
+            &env_of(&[]),
+            Some(file.path()),
+        )
+        .expect("ak");
         assert_eq!(ak.credentials.access_key_id, "LTAIak");
         assert_eq!(ak.region.as_deref(), Some("cn-shanghai"));
-        let sts = resolve(&Request { profile: Some("sts".into()), ..Request::default() }, &env_of(&[]), Some(file.path())).expect("sts");
-        assert_eq!(sts.credentials.security_token.as_ref().map(Secret::expose), Some("tok"));
-        let current = resolve(&Request::default(), &env_of(&[]), Some(file.path())).expect("current");
+        let sts = resolve(
+            &Request {
+                profile: Some("sts".into()),
+                ..Request::default()
+            },
+            &env_of(&[]),
+            Some(file.path()),
+        )
+        .expect("sts");
+        assert_eq!(
+            sts.credentials.security_token.as_ref().map(Secret::expose),
+            Some("tok")
+        );
+        let current =
+            resolve(&Request::default(), &env_of(&[]), Some(file.path())).expect("current");
         assert_eq!(current.credentials.access_key_id, "LTAIak");
     }
 
     #[test]
     fn unsupported_modes_and_unknown_profiles_are_clear() {
         let file = profile_file();
-        let error = resolve(&Request { profile: Some("role".into()), ..Request::default() }, &env_of(&[]), Some(file.path())).expect_err("mode");
+        let error = resolve(
+            &Request {
+                profile: Some("role".into()),
+                ..Request::default()
+            },
+            &env_of(&[]),
+            Some(file.path()),
+        )
+        .expect_err("mode");
         let text = error.to_string();
-        assert!(text.contains("RamRoleArn") && text.contains("AK or StsToken"), "{text}");
-        let error = resolve(&Request { profile: Some("nope".into()), ..Request::default() }, &env_of(&[]), Some(file.path())).expect_err("unknown");
+        assert!(
+            text.contains("RamRoleArn") && text.contains("AK or StsToken"),
+            "{text}"
+        );
+        let error = resolve(
+            &Request {
+                profile: Some("nope".into()),
+                ..Request::default()
+            },
+            &env_of(&[]),
+            Some(file.path()),
+        )
+        .expect_err("unknown");
         assert!(error.to_string().contains("default, sts, role"));
     }
 
     #[test]
     fn debug_output_hides_secrets() {
-        let env = env_of(&[(ENV_ACCESS_KEY_ID, "id"), (ENV_ACCESS_KEY_SECRET, "very-secret-value"), (ENV_SECURITY_TOKEN, "token-value")]);
+        let env = env_of(&[
+            (ENV_ACCESS_KEY_ID, "id"),
+            (ENV_ACCESS_KEY_SECRET, "very-secret-value"),
+            (ENV_SECURITY_TOKEN, "token-value"),
+        ]);
         let resolved = resolve(&Request::default(), &env, None).expect("resolves");
         let debug = format!("{resolved:?}");
-        assert!(!debug.contains("very-secret-value") && !debug.contains("token-value"), "{debug}");
+        assert!(
+            !debug.contains("very-secret-value") && !debug.contains("token-value"),
+            "{debug}"
+        );
     }
 }

@@ -68,14 +68,30 @@ impl ApiError {
     #[must_use]
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self.code.as_str() {
-            "SignatureDoesNotMatch" => "check the AccessKey secret (ALIBABA_CLOUD_ACCESS_KEY_SECRET or the profile)",
-            "InvalidAccessKeyId.NotFound" | "InvalidAccessKeyId.Inactive" => "check the AccessKey ID (ALIBABA_CLOUD_ACCESS_KEY_ID or the profile)",
-            "InvalidTimeStamp.Expired" => "this machine's clock is more than 15 minutes off: sync it (NTP) and retry",
-            "iot.prod.NotExistedProduct" => "check the product key, and that region and instance are where the product lives",
-            "iot.system.InstanceNotFound" | "iot.Sre.IotInstanceNotFound" => "check the `instance` (IotInstanceId) in the manifest",
-            code if code.starts_with("Throttling") => "the account's QPS quota was exceeded even after retries: try again later or lower --qps-scale",
-            code if code.starts_with("InvalidSecurityToken") => "refresh the STS token (ALIBABA_CLOUD_SECURITY_TOKEN)",
-            code if code.starts_with("Forbidden") || code.ends_with("PermissionDeny") => "grant the RAM user the AliyunIOTFullAccess policy or the needed iot: actions",
+            "SignatureDoesNotMatch" => {
+                "check the AccessKey secret (ALIBABA_CLOUD_ACCESS_KEY_SECRET or the profile)"
+            }
+            "InvalidAccessKeyId.NotFound" | "InvalidAccessKeyId.Inactive" => {
+                "check the AccessKey ID (ALIBABA_CLOUD_ACCESS_KEY_ID or the profile)"
+            }
+            "InvalidTimeStamp.Expired" => {
+                "this machine's clock is more than 15 minutes off: sync it (NTP) and retry"
+            }
+            "iot.prod.NotExistedProduct" => {
+                "check the product key, and that region and instance are where the product lives"
+            }
+            "iot.system.InstanceNotFound" | "iot.Sre.IotInstanceNotFound" => {
+                "check the `instance` (IotInstanceId) in the manifest"
+            }
+            code if code.starts_with("Throttling") => {
+                "the account's QPS quota was exceeded even after retries: try again later or lower --qps-scale"
+            }
+            code if code.starts_with("InvalidSecurityToken") => {
+                "refresh the STS token (ALIBABA_CLOUD_SECURITY_TOKEN)"
+            }
+            code if code.starts_with("Forbidden") || code.ends_with("PermissionDeny") => {
+                "grant the RAM user the AliyunIOTFullAccess policy or the needed iot: actions"
+            }
             _ => return None,
         })
     }
@@ -236,7 +252,10 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.config.endpoint)
-            .field("access_key_id", &self.inner.config.credentials.access_key_id)
+            .field(
+                "access_key_id",
+                &self.inner.config.credentials.access_key_id,
+            )
             .field("instance", &self.instance)
             .finish_non_exhaustive()
     }
@@ -244,18 +263,33 @@ impl fmt::Debug for Client {
 
 enum Outcome<T> {
     Done(T),
-    Retry { error: Error, retry_after: Option<Duration> },
+    Retry {
+        error: Error,
+        retry_after: Option<Duration>,
+    },
     Fail(Error),
 }
 
 /// Whether repeating this Action after an unknown outcome could do something twice.
 fn repeat_is_unsafe(action: Action) -> bool {
-    matches!(action, Action::BatchRegisterDeviceWithApplyId | Action::BatchRegisterDevice | Action::CreateProduct)
+    matches!(
+        action,
+        Action::BatchRegisterDeviceWithApplyId
+            | Action::BatchRegisterDevice
+            | Action::CreateProduct
+    )
 }
 
 fn is_retryable_code(code: &str) -> bool {
     code.starts_with("Throttling")
-        || matches!(code, "ServiceUnavailable" | "InternalError" | "UnknownError" | "iot.system.SystemException" | "iot.device.CreateDeviceTaskIsRunning")
+        || matches!(
+            code,
+            "ServiceUnavailable"
+                | "InternalError"
+                | "UnknownError"
+                | "iot.system.SystemException"
+                | "iot.device.CreateDeviceTaskIsRunning"
+        )
 }
 
 fn sanitize_message(message: &str) -> String {
@@ -266,7 +300,9 @@ fn sanitize_message(message: &str) -> String {
 }
 
 fn timestamp_now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn form_encode(pairs: &[(String, String)]) -> String {
@@ -318,11 +354,19 @@ impl Client {
     /// What was sent so far.
     #[must_use]
     pub fn stats(&self) -> CallStats {
-        self.inner.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.inner
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn count(&self, f: impl FnOnce(&mut CallStats)) {
-        f(&mut self.inner.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        f(&mut self
+            .inner
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
     /// Sends one operation, retrying what is safe to retry.
@@ -333,8 +377,15 @@ impl Client {
         let action = O::ACTION;
         let wire = request.to_wire();
         let deep = {
-            let number = |key: &str| wire.query.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.parse::<u64>().ok());
-            action.deep_page_qps().is_some() && number("CurrentPage").unwrap_or(1) * number("PageSize").unwrap_or(10) >= DEEP_PAGE_OFFSET
+            let number = |key: &str| {
+                wire.query
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+            };
+            action.deep_page_qps().is_some()
+                && number("CurrentPage").unwrap_or(1) * number("PageSize").unwrap_or(10)
+                    >= DEEP_PAGE_OFFSET
         };
         let config = &self.inner.config;
         let mut delays = backon::ExponentialBuilder::default()
@@ -379,7 +430,11 @@ impl Client {
         }
     }
 
-    fn signed_query(&self, action: Action, wire: &crate::wire::params::WireParams) -> Vec<(String, String)> {
+    fn signed_query(
+        &self,
+        action: Action,
+        wire: &crate::wire::params::WireParams,
+    ) -> Vec<(String, String)> {
         let credentials = &self.inner.config.credentials;
         let mut query: Vec<(String, String)> = vec![
             ("Action".into(), action.name().into()),
@@ -388,7 +443,10 @@ impl Client {
             ("AccessKeyId".into(), credentials.access_key_id.clone()),
             ("SignatureMethod".into(), "HMAC-SHA1".into()),
             ("SignatureVersion".into(), "1.0".into()),
-            ("SignatureNonce".into(), uuid::Uuid::new_v4().simple().to_string()),
+            (
+                "SignatureNonce".into(),
+                uuid::Uuid::new_v4().simple().to_string(),
+            ),
             ("Timestamp".into(), timestamp_now()),
         ];
         if let Some(token) = &credentials.security_token {
@@ -398,16 +456,28 @@ impl Client {
             query.push(("IotInstanceId".into(), instance.clone()));
         }
         query.extend(wire.query.iter().cloned());
-        let signed: BTreeMap<String, String> = query.iter().chain(wire.body.iter()).cloned().collect();
+        let signed: BTreeMap<String, String> =
+            query.iter().chain(wire.body.iter()).cloned().collect();
         let string_to_sign = sign::v1_string_to_sign("POST", &signed);
-        query.push(("Signature".into(), sign::v1_signature(credentials.access_key_secret.expose(), &string_to_sign)));
+        query.push((
+            "Signature".into(),
+            sign::v1_signature(credentials.access_key_secret.expose(), &string_to_sign),
+        ));
         query
     }
 
-    async fn try_once<O: Operation>(&self, wire: &crate::wire::params::WireParams, attempt: u32) -> Outcome<O::Response> {
+    async fn try_once<O: Operation>(
+        &self,
+        wire: &crate::wire::params::WireParams,
+        attempt: u32,
+    ) -> Outcome<O::Response> {
         let action = O::ACTION;
         let config = &self.inner.config;
-        let url = format!("{}/?{}", config.endpoint.trim_end_matches('/'), form_encode(&self.signed_query(action, wire)));
+        let url = format!(
+            "{}/?{}",
+            config.endpoint.trim_end_matches('/'),
+            form_encode(&self.signed_query(action, wire))
+        );
         let mut request = self.inner.http.post(url);
         if !wire.body.is_empty() {
             request = request
@@ -427,7 +497,10 @@ impl Client {
                     ambiguous: !not_sent,
                 };
                 return if not_sent || !repeat_is_unsafe(action) {
-                    Outcome::Retry { error, retry_after: None }
+                    Outcome::Retry {
+                        error,
+                        retry_after: None,
+                    }
                 } else {
                     Outcome::Fail(error)
                 };
@@ -451,19 +524,40 @@ impl Client {
                     reason: format!("reading the answer: {error}"),
                     ambiguous: true,
                 };
-                return if repeat_is_unsafe(action) { Outcome::Fail(error) } else { Outcome::Retry { error, retry_after: None } };
+                return if repeat_is_unsafe(action) {
+                    Outcome::Fail(error)
+                } else {
+                    Outcome::Retry {
+                        error,
+                        retry_after: None,
+                    }
+                };
             }
         };
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
-        let text = |key: &str| body.as_ref().and_then(|b| b.get(key)).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |key: &str| {
+            body.as_ref()
+                .and_then(|b| b.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         if status >= 400 {
             let has_body = body.is_some();
-            let code = if has_body { text("Code") } else { format!("HTTP{status}") };
+            let code = if has_body {
+                text("Code")
+            } else {
+                format!("HTTP{status}")
+            };
             let error = Error::Api(Box::new(ApiError {
                 action,
                 kind: ErrorKind::Gateway,
                 http_status: status,
-                message: sanitize_message(&if has_body { text("Message") } else { String::from_utf8_lossy(&bytes).chars().take(200).collect() }),
+                message: sanitize_message(&if has_body {
+                    text("Message")
+                } else {
+                    String::from_utf8_lossy(&bytes).chars().take(200).collect()
+                }),
                 code: code.clone(),
                 request_id: text("RequestId"),
                 data: None,
@@ -486,18 +580,28 @@ impl Client {
             });
         };
         if body.get("Success").and_then(Value::as_bool) != Some(true) {
-            let code = body.get("Code").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let code = body
+                .get("Code")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let error = Error::Api(Box::new(ApiError {
                 action,
                 kind: ErrorKind::Business,
                 http_status: status,
-                message: sanitize_message(body.get("ErrorMessage").and_then(Value::as_str).unwrap_or_default()),
+                message: sanitize_message(
+                    body.get("ErrorMessage")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ),
                 request_id,
                 data: body.get("Data").filter(|d| !d.is_null()).cloned(),
                 attempts: attempt,
                 code: code.clone(),
             }));
-            return if is_retryable_code(&code) && !(repeat_is_unsafe(action) && code == "iot.system.SystemException") {
+            return if is_retryable_code(&code)
+                && !(repeat_is_unsafe(action) && code == "iot.system.SystemException")
+            {
                 Outcome::Retry { error, retry_after }
             } else {
                 Outcome::Fail(error)
@@ -528,10 +632,20 @@ mod tests {
 
     #[test]
     fn only_transient_codes_retry() {
-        for code in ["Throttling", "Throttling.User", "ServiceUnavailable", "iot.system.SystemException"] {
+        for code in [
+            "Throttling",
+            "Throttling.User",
+            "ServiceUnavailable",
+            "iot.system.SystemException",
+        ] {
             assert!(is_retryable_code(code), "{code}");
         }
-        for code in ["SignatureDoesNotMatch", "iot.device.NotExistedDevice", "InvalidParameter", "iot.common.InvalidPageParams"] {
+        for code in [
+            "SignatureDoesNotMatch",
+            "iot.device.NotExistedDevice",
+            "InvalidParameter",
+            "iot.common.InvalidPageParams",
+        ] {
             assert!(!is_retryable_code(code), "{code}");
         }
     }

@@ -3,14 +3,18 @@
 
 use super::{Client, Error};
 use crate::wire::MAX_PAGE_SIZE;
-use crate::wire::ops::{DeviceInfo, QueryDevice, QueryPageByApplyId, ApplyDeviceInfo};
+use crate::wire::ops::{ApplyDeviceInfo, DeviceInfo, QueryDevice, QueryPageByApplyId};
 
 /// Every device of a product, newest first, reading 50 a page with CurrentPage and carrying the
 /// NextToken forward (required past 10,000). `progress` is told how many were read so far.
 ///
 /// # Errors
 /// The first call that fails after its retries.
-pub async fn list_devices(client: &Client, product_key: &str, mut progress: impl FnMut(usize, usize)) -> Result<Vec<DeviceInfo>, Error> {
+pub async fn list_devices(
+    client: &Client,
+    product_key: &str,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<DeviceInfo>, Error> {
     let mut devices = Vec::new();
     let mut next_token: Option<String> = None;
     for page in 1.. {
@@ -37,7 +41,10 @@ pub async fn list_devices(client: &Client, product_key: &str, mut progress: impl
 ///
 /// # Errors
 /// The first call that fails after its retries.
-pub async fn registered_devices(client: &Client, apply_id: i64) -> Result<Vec<ApplyDeviceInfo>, Error> {
+pub async fn registered_devices(
+    client: &Client,
+    apply_id: i64,
+) -> Result<Vec<ApplyDeviceInfo>, Error> {
     let mut devices = Vec::new();
     for page in 1.. {
         let response = client

@@ -132,7 +132,10 @@ pub fn is_valid_device_name(name: &str) -> bool {
 /// The weighted length of a nickname: ASCII counts 1, anything else (CJK) counts 2.
 #[must_use]
 pub fn nickname_weight(nickname: &str) -> usize {
-    nickname.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+    nickname
+        .chars()
+        .map(|c| if c.is_ascii() { 1 } else { 2 })
+        .sum()
 }
 
 /// Whether a character may appear in a nickname: ASCII letters, digits, `_`, CJK ideographs, kana.

@@ -346,7 +346,7 @@ impl Operation for QueryBatchRegisterDeviceStatus {
 
     fn write(&self, params: &mut WireParams) {
         params.query("ProductKey", &self.product_key);
-        params.query("ApplyId", self.apply_id);
+        params.query("ApplyId", &self.apply_id);
     }
 
     fn read(params: &Params) -> Result<Self, ParamError> {
@@ -372,7 +372,7 @@ impl Operation for BatchRegisterDeviceWithApplyId {
 
     fn write(&self, params: &mut WireParams) {
         params.query("ProductKey", &self.product_key);
-        params.query("ApplyId", self.apply_id);
+        params.query("ApplyId", &self.apply_id);
     }
 
     fn read(params: &Params) -> Result<Self, ParamError> {
@@ -439,7 +439,7 @@ impl Operation for QueryPageByApplyId {
     type Response = QueryPageByApplyIdResponse;
 
     fn write(&self, params: &mut WireParams) {
-        params.query("ApplyId", self.apply_id);
+        params.query("ApplyId", &self.apply_id);
         params.query_opt("PageSize", self.page_size);
         params.query_opt("CurrentPage", self.current_page);
     }
@@ -468,7 +468,7 @@ impl Operation for BatchRegisterDevice {
 
     fn write(&self, params: &mut WireParams) {
         params.query("ProductKey", &self.product_key);
-        params.query("Count", self.count);
+        params.query("Count", &self.count);
     }
 
     fn read(params: &Params) -> Result<Self, ParamError> {
@@ -830,7 +830,9 @@ impl Operation for BatchUpdateDeviceNickname {
                         field("ProductKey"),
                         field("DeviceName"),
                     )?,
-                    nickname: field("Nickname").filter(|n| !n.is_empty()).map(str::to_owned),
+                    nickname: field("Nickname")
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned),
                 })
             })
             .collect::<Result<Vec<_>, ParamError>>()?;
@@ -1092,8 +1094,8 @@ impl Operation for QueryProductList {
     type Response = QueryProductListResponse;
 
     fn write(&self, params: &mut WireParams) {
-        params.query("CurrentPage", self.current_page);
-        params.query("PageSize", self.page_size);
+        params.query("CurrentPage", &self.current_page);
+        params.query("PageSize", &self.page_size);
         params.query_opt("AliyunCommodityCode", self.aliyun_commodity_code.as_ref());
     }
 
@@ -1179,7 +1181,7 @@ impl Operation for CreateProduct {
 
     fn write(&self, params: &mut WireParams) {
         params.query("ProductName", &self.product_name);
-        params.query("NodeType", self.node_type);
+        params.query("NodeType", &self.node_type);
         params.query_opt("AliyunCommodityCode", self.aliyun_commodity_code.as_ref());
         params.query_opt("DataFormat", self.data_format);
         params.query_opt("Description", self.description.as_ref());
@@ -1264,8 +1266,14 @@ mod tests {
         assert_eq!(
             wire.body,
             [
-                ("DeviceNameList.1.DeviceName".to_owned(), "light1".to_owned()),
-                ("DeviceNameList.1.DeviceNickname".to_owned(), "智能灯1".to_owned())
+                (
+                    "DeviceNameList.1.DeviceName".to_owned(),
+                    "light1".to_owned()
+                ),
+                (
+                    "DeviceNameList.1.DeviceNickname".to_owned(),
+                    "智能灯1".to_owned()
+                )
             ]
         );
     }
@@ -1274,7 +1282,8 @@ mod tests {
     fn status_parses_the_lower_case_detail_key() {
         let body = r#"{"Data":{"Status":"CREATE_FAILED","ValidList":{"Name":["a"]},"InvalidList":{"Name":["b"]},
             "InvalidDetailList":{"invalidDetailList":[{"DeviceName":"b","NickName":"x","ErrorMsg":"bad"}]}}}"#;
-        let parsed: QueryBatchRegisterDeviceStatusResponse = serde_json::from_str(body).expect("parses");
+        let parsed: QueryBatchRegisterDeviceStatusResponse =
+            serde_json::from_str(body).expect("parses");
         assert_eq!(parsed.data.status, ApplyStatus::CreateFailed);
         assert_eq!(parsed.data.invalid_detail_list.items[0].error_msg, "bad");
     }

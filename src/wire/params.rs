@@ -14,19 +14,19 @@ pub struct WireParams {
 
 impl WireParams {
     /// Adds a query parameter.
-    pub fn query(&mut self, key: impl Into<String>, value: impl ToString) {
+    pub fn query(&mut self, key: impl Into<String>, value: &impl ToString) {
         self.query.push((key.into(), value.to_string()));
     }
 
     /// Adds a query parameter when the value is present.
     pub fn query_opt(&mut self, key: &str, value: Option<impl ToString>) {
         if let Some(value) = value {
-            self.query(key, value);
+            self.query(key, &value);
         }
     }
 
     /// Adds a form-body parameter.
-    pub fn body(&mut self, key: impl Into<String>, value: impl ToString) {
+    pub fn body(&mut self, key: impl Into<String>, value: &impl ToString) {
         self.body.push((key.into(), value.to_string()));
     }
 }
@@ -95,7 +95,8 @@ impl Params {
     /// # Errors
     /// `ParamError::Missing` or `ParamError::Invalid`.
     pub fn required_int<T: std::str::FromStr>(&self, key: &str) -> Result<T, ParamError> {
-        self.int(key)?.ok_or_else(|| ParamError::Missing(key.to_owned()))
+        self.int(key)?
+            .ok_or_else(|| ParamError::Missing(key.to_owned()))
     }
 
     /// An optional boolean, read case-insensitively (the Python SDK sends `True`/`False`).
@@ -120,7 +121,9 @@ impl Params {
         let mut items: BTreeMap<u32, BTreeMap<&str, &str>> = BTreeMap::new();
         let dotted = format!("{prefix}.");
         for (key, value) in self.0.range(dotted.clone()..) {
-            let Some(rest) = key.strip_prefix(&dotted) else { break };
+            let Some(rest) = key.strip_prefix(&dotted) else {
+                break;
+            };
             let (index, field) = rest.split_once('.').unwrap_or((rest, ""));
             let index: u32 = index
                 .parse()
@@ -130,7 +133,10 @@ impl Params {
                     name: key.clone(),
                     reason: "list indexes are whole numbers from 1".to_owned(),
                 })?;
-            items.entry(index).or_default().insert(field, value.as_str());
+            items
+                .entry(index)
+                .or_default()
+                .insert(field, value.as_str());
         }
         Ok(items)
     }
@@ -178,12 +184,21 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
     }
 
     #[test]
     fn lists_sort_numerically() {
-        let p = params(&[("DeviceName.10", "j"), ("DeviceName.2", "b"), ("DeviceName.1", "a")]);
+        let p = params(&[
+            ("DeviceName.10", "j"),
+            ("DeviceName.2", "b"),
+            ("DeviceName.1", "a"),
+        ]);
         assert_eq!(p.list("DeviceName").expect("list"), ["a", "b", "j"]);
     }
 
@@ -204,7 +219,11 @@ mod tests {
     fn bad_indexes_are_errors() {
         assert!(params(&[("DeviceName.x", "a")]).list("DeviceName").is_err());
         assert!(params(&[("DeviceName.0", "a")]).list("DeviceName").is_err());
-        assert!(params(&[("DeviceName.01", "a")]).list("DeviceName").is_err());
+        assert!(
+            params(&[("DeviceName.01", "a")])
+                .list("DeviceName")
+                .is_err()
+        );
     }
 
     #[test]

@@ -50,23 +50,27 @@ pub fn v1_string_to_sign(method: &str, params: &BTreeMap<String, String>) -> Str
     )
 }
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
+fn sha1_mac(key: &[u8], data: &[u8]) -> Hmac<Sha1> {
     let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+fn sha256_mac(key: &[u8], data: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 /// The v1.0 signature: `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
 #[must_use]
 pub fn v1_signature(secret: &str, string_to_sign: &str) -> String {
     let key = format!("{secret}&");
-    base64::engine::general_purpose::STANDARD.encode(hmac_sha1(key.as_bytes(), string_to_sign.as_bytes()))
+    base64::engine::general_purpose::STANDARD.encode(
+        sha1_mac(key.as_bytes(), string_to_sign.as_bytes())
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Checks a v1.0 signature in constant time.
@@ -76,9 +80,9 @@ pub fn v1_verify(secret: &str, string_to_sign: &str, signature_b64: &str) -> boo
         return false;
     };
     let key = format!("{secret}&");
-    let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(string_to_sign.as_bytes());
-    mac.verify_slice(&given).is_ok()
+    sha1_mac(key.as_bytes(), string_to_sign.as_bytes())
+        .verify_slice(&given)
+        .is_ok()
 }
 
 /// Lower-case hex SHA-256 of some bytes (the V3 payload hash).
@@ -117,12 +121,21 @@ pub struct V3Request<'a> {
 /// Builds the V3 canonical request text.
 #[must_use]
 pub fn v3_canonical_request(request: &V3Request<'_>) -> String {
-    let path = if request.path.is_empty() { "/" } else { request.path };
-    let headers: String = request
+    let path = if request.path.is_empty() {
+        "/"
+    } else {
+        request.path
+    };
+    let headers = request
         .headers
         .iter()
-        .map(|(name, value)| format!("{name}:{value}\n"))
-        .collect();
+        .fold(String::new(), |mut text, (name, value)| {
+            text.push_str(name);
+            text.push(':');
+            text.push_str(value);
+            text.push('\n');
+            text
+        });
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         request.method,
@@ -137,13 +150,20 @@ pub fn v3_canonical_request(request: &V3Request<'_>) -> String {
 /// The V3 string to sign: algorithm name, newline, hex SHA-256 of the canonical request.
 #[must_use]
 pub fn v3_string_to_sign(canonical_request: &str) -> String {
-    format!("{V3_ALGORITHM}\n{}", sha256_hex(canonical_request.as_bytes()))
+    format!(
+        "{V3_ALGORITHM}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
 }
 
 /// The V3 signature: lower-case hex `HMAC-SHA256(secret, string_to_sign)` (nothing appended to the key).
 #[must_use]
 pub fn v3_signature(secret: &str, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(secret.as_bytes(), string_to_sign.as_bytes()))
+    hex::encode(
+        sha256_mac(secret.as_bytes(), string_to_sign.as_bytes())
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Checks a V3 signature in constant time.
@@ -152,15 +172,17 @@ pub fn v3_verify(secret: &str, string_to_sign: &str, signature_hex: &str) -> boo
     let Ok(given) = hex::decode(signature_hex) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(string_to_sign.as_bytes());
-    mac.verify_slice(&given).is_ok()
+    sha256_mac(secret.as_bytes(), string_to_sign.as_bytes())
+        .verify_slice(&given)
+        .is_ok()
 }
 
 /// Groups raw header pairs into canonical V3 lines: lower-case names sorted, values trimmed, values of
 /// one name sorted and joined with `,`.
 #[must_use]
-pub fn v3_canonical_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+pub fn v3_canonical_headers<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(String, String)> {
     let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
         grouped
@@ -183,7 +205,8 @@ mod tests {
     use serde_json::Value;
 
     fn load(path: &str) -> Value {
-        let text = std::fs::read_to_string(path).expect("the shared vectors are beside the project root");
+        let text =
+            std::fs::read_to_string(path).expect("the shared vectors are beside the project root");
         serde_json::from_str(&text).expect("vectors are JSON")
     }
 
@@ -201,7 +224,10 @@ mod tests {
 
     #[test]
     fn every_v1_vector_matches() {
-        let vectors = load(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/platform-api-vectors.json"));
+        let vectors = load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/platform-api-vectors.json"
+        ));
         let cases = vectors["cases"].as_array().expect("cases");
         assert_eq!(cases.len(), 10);
         for case in cases {
@@ -214,7 +240,11 @@ mod tests {
                 "{name}"
             );
             let to_sign = v1_string_to_sign(method, &params);
-            assert_eq!(to_sign, case["string_to_sign"].as_str().expect("sts"), "{name}");
+            assert_eq!(
+                to_sign,
+                case["string_to_sign"].as_str().expect("sts"),
+                "{name}"
+            );
             let secret = case["secret"].as_str().expect("secret");
             let signature = case["signature"].as_str().expect("signature");
             assert_eq!(v1_signature(secret, &to_sign), signature, "{name}");
@@ -225,7 +255,10 @@ mod tests {
 
     #[test]
     fn every_v3_vector_matches() {
-        let vectors = load(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/platform-api-vectors-v3.json"));
+        let vectors = load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/platform-api-vectors-v3.json"
+        ));
         let cases = vectors["cases"].as_array().expect("cases");
         assert_eq!(cases.len(), 6);
         for case in cases {
@@ -233,13 +266,22 @@ mod tests {
             let inputs = &case["inputs"];
             let body = inputs["body"].as_str().unwrap_or_default();
             let hashed = sha256_hex(body.as_bytes());
-            assert_eq!(hashed, case["hashed_payload"].as_str().expect("hash"), "{name}");
+            assert_eq!(
+                hashed,
+                case["hashed_payload"].as_str().expect("hash"),
+                "{name}"
+            );
             let query = string_map(&inputs["query"]);
             let header_map = string_map(&inputs["headers_before_signing"]);
-            let headers = v3_canonical_headers(header_map.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let headers =
+                v3_canonical_headers(header_map.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
             let signed = signed.join(";");
-            assert_eq!(signed, case["signed_headers"].as_str().expect("signed"), "{name}");
+            assert_eq!(
+                signed,
+                case["signed_headers"].as_str().expect("signed"),
+                "{name}"
+            );
             let canonical = v3_canonical_request(&V3Request {
                 method: inputs["method"].as_str().expect("method"),
                 path: inputs["path"].as_str().expect("path"),
@@ -248,12 +290,24 @@ mod tests {
                 signed_headers: &signed,
                 hashed_payload: &hashed,
             });
-            assert_eq!(canonical, case["canonical_request"].as_str().expect("canonical"), "{name}");
+            assert_eq!(
+                canonical,
+                case["canonical_request"].as_str().expect("canonical"),
+                "{name}"
+            );
             let to_sign = v3_string_to_sign(&canonical);
-            assert_eq!(to_sign, case["string_to_sign"].as_str().expect("sts"), "{name}");
+            assert_eq!(
+                to_sign,
+                case["string_to_sign"].as_str().expect("sts"),
+                "{name}"
+            );
             let secret = inputs["access_key_secret"].as_str().expect("secret");
             let signature = v3_signature(secret, &to_sign);
-            assert_eq!(signature, case["signature"].as_str().expect("signature"), "{name}");
+            assert_eq!(
+                signature,
+                case["signature"].as_str().expect("signature"),
+                "{name}"
+            );
             assert!(v3_verify(secret, &to_sign, &signature), "{name}");
             assert!(!v3_verify("wrong", &to_sign, &signature), "{name}");
         }
@@ -261,7 +315,10 @@ mod tests {
 
     #[test]
     fn encoding_follows_rfc3986() {
-        assert_eq!(percent_encode("a b*c~d/e+f=g&h"), "a%20b%2Ac~d%2Fe%2Bf%3Dg%26h");
+        assert_eq!(
+            percent_encode("a b*c~d/e+f=g&h"),
+            "a%20b%2Ac~d%2Fe%2Bf%3Dg%26h"
+        );
         assert_eq!(percent_encode("智"), "%E6%99%BA");
         assert_eq!(percent_encode("😀"), "%F0%9F%98%80");
     }

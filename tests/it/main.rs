@@ -1,0 +1,4 @@
+//! Integration tests: one binary, modules by capability.
+
+mod support;
+mod wire;
