@@ -9,7 +9,10 @@
 pub mod cli;
 pub mod emulator;
 pub mod exit;
+pub mod manifest;
+pub mod model;
 pub mod output;
+pub mod plan;
 pub mod platform;
 pub mod secret;
 pub mod wire;

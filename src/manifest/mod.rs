@@ -1,0 +1,757 @@
+//! Manifests → `DesiredState`: find the files, parse YAML with locations (serde-saphyr), expand the
+//! compact range form, validate everything offline and report every problem at once, each with
+//! file:line:column, the offending line, and what to do.
+//!
+//! A document whose structure is wrong (unknown key, wrong type, YAML syntax) reports that first
+//! problem and is skipped; every other document and every other check still runs.
+
+mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_saphyr::Spanned;
+
+use crate::model::{DesiredState, DeviceSpec, Origin, ProductSpec};
+use crate::wire;
+pub use schema::{DeviceEntry, ManifestDocument, Range, json_schema};
+
+/// The only apiVersion.
+pub const API_VERSION: &str = "iotplan/v1";
+/// The only kind.
+pub const KIND: &str = "DeviceSet";
+/// Most devices one range entry may expand to.
+pub const MAX_RANGE: u64 = 1_000_000;
+/// Longest nickname (weighted: a CJK character counts 2).
+pub const MAX_NICKNAME_WEIGHT: usize = 32;
+
+/// One problem in the manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where.
+    pub origin: Origin,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: Option<String>,
+    /// The offending line with a caret under the column.
+    pub snippet: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)?;
+        if let Some(snippet) = &self.snippet {
+            write!(f, "\n{snippet}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why the manifests could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct Error {
+    /// Every problem found, in file and line order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.diagnostics.len();
+        writeln!(
+            f,
+            "{count} problem{} in the manifests:",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for diagnostic in &self.diagnostics {
+            writeln!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the manifests were read from, for saved plans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The desired state.
+    pub desired: DesiredState,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// SHA-256 of the files' contents, in order.
+    pub fingerprint: String,
+}
+
+struct Source {
+    file: Arc<str>,
+    text: String,
+}
+
+impl Source {
+    fn origin(&self, line: u64, column: u64) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            line,
+            column,
+        }
+    }
+
+    fn snippet(&self, line: u64, column: u64) -> Option<String> {
+        let text = self
+            .text
+            .lines()
+            .nth(usize::try_from(line.checked_sub(1)?).ok()?)?;
+        let width = line.to_string().len();
+        let caret = " ".repeat(usize::try_from(column.saturating_sub(1)).unwrap_or(0));
+        Some(format!(
+            "{:width$} |\n{line} | {}\n{:width$} | {caret}^",
+            "",
+            crate::output::sanitize(text),
+            ""
+        ))
+    }
+
+    fn diagnostic(
+        &self,
+        line: u64,
+        column: u64,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) -> Diagnostic {
+        Diagnostic {
+            origin: self.origin(line, column),
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+            snippet: self.snippet(line, column),
+        }
+    }
+
+    fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) -> Diagnostic {
+        self.diagnostic(
+            spanned.referenced.line(),
+            spanned.referenced.column(),
+            message,
+            hint,
+        )
+    }
+}
+
+/// Finds manifest files: each path is a file, or a folder read recursively for `*.yaml`/`*.yml`,
+/// in sorted order.
+fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        let problem = |message: String| Diagnostic {
+            origin: Origin {
+                file: path.display().to_string().into(),
+                line: 0,
+                column: 0,
+            },
+            message,
+            hint: Some("pass manifest files or folders that hold *.yaml / *.yml files".to_owned()),
+            snippet: None,
+        };
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            if found.is_empty() {
+                diagnostics.push(problem(format!(
+                    "the folder {} holds no *.yaml or *.yml files",
+                    path.display()
+                )));
+            }
+            files.append(&mut found);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            diagnostics.push(problem(format!("{} does not exist", path.display())));
+        }
+    }
+    files
+}
+
+/// Reads, expands and validates manifests.
+///
+/// # Errors
+/// Every problem found, each with its location.
+pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
+    let mut diagnostics = Vec::new();
+    let files = discover(paths, &mut diagnostics);
+    let mut builder = Builder::default();
+    let mut hasher = sha2::Sha256::default();
+    for path in &files {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                use sha2::Digest as _;
+                hasher.update(path.display().to_string().as_bytes());
+                hasher.update([0]);
+                hasher.update(&bytes);
+                match String::from_utf8(bytes) {
+                    Ok(text) => builder.add_file(
+                        &Source {
+                            file: path.display().to_string().into(),
+                            text,
+                        },
+                        &mut diagnostics,
+                    ),
+                    Err(_) => diagnostics.push(Diagnostic {
+                        origin: Origin {
+                            file: path.display().to_string().into(),
+                            line: 1,
+                            column: 1,
+                        },
+                        message: "the file is not UTF-8 text".to_owned(),
+                        hint: Some("save the manifest as UTF-8".to_owned()),
+                        snippet: None,
+                    }),
+                }
+            }
+            Err(error) => diagnostics.push(Diagnostic {
+                origin: Origin {
+                    file: path.display().to_string().into(),
+                    line: 0,
+                    column: 0,
+                },
+                message: format!("cannot read the file: {error}"),
+                hint: None,
+                snippet: None,
+            }),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(Error { diagnostics });
+    }
+    use sha2::Digest as _;
+    Ok(Loaded {
+        desired: builder.desired,
+        files,
+        fingerprint: hex::encode(hasher.finalize()),
+    })
+}
+
+/// Reads one manifest text (for tests and tools); `name` stands for the file in locations.
+///
+/// # Errors
+/// Every problem found.
+pub fn load_str(name: &str, text: &str) -> Result<DesiredState, Error> {
+    let mut diagnostics = Vec::new();
+    let mut builder = Builder::default();
+    builder.add_file(
+        &Source {
+            file: name.into(),
+            text: text.to_owned(),
+        },
+        &mut diagnostics,
+    );
+    if diagnostics.is_empty() {
+        Ok(builder.desired)
+    } else {
+        Err(Error { diagnostics })
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    desired: DesiredState,
+    /// Where each product's region/instance/prune were first set.
+    settings: BTreeMap<String, Origin>,
+}
+
+fn parse_message(error: &serde_saphyr::Error) -> String {
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.find(": ") {
+        Some(at) if first.starts_with("line ") => first[at + 2..].to_owned(),
+        _ => first.to_owned(),
+    }
+}
+
+fn parse_hint(message: &str) -> Option<&'static str> {
+    if message.contains("unknown field") {
+        Some("remove or rename the key; see schemas/iotplan-v1.schema.json for the allowed keys")
+    } else if message.contains("expected string") {
+        Some("quote the value, e.g. \"3\": names, nicknames and tag values are strings")
+    } else if message.contains("duplicate mapping key") {
+        Some("a key may appear once per mapping: remove the repeated one")
+    } else if message.contains("missing field") {
+        Some("add the required key (apiVersion, kind, product; each device needs name)")
+    } else {
+        None
+    }
+}
+
+/// A name template: `prefix{n}suffix` or `prefix{n:WIDTH}suffix`.
+struct Template<'a> {
+    prefix: &'a str,
+    width: usize,
+    suffix: &'a str,
+}
+
+impl<'a> Template<'a> {
+    fn parse(text: &'a str) -> Option<Result<Self, String>> {
+        let start = text.find("{n")?;
+        let Some(end) = text[start..].find('}').map(|e| start + e) else {
+            return Some(Err("an opening `{n` has no closing `}`".to_owned()));
+        };
+        let inner = &text[start + 2..end];
+        let width = match inner.strip_prefix(':') {
+            None if inner.is_empty() => 0,
+            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits.parse().unwrap_or(0)
+            }
+            _ => {
+                return Some(Err(format!(
+                    "`{{n{inner}}}` is not `{{n}}` or `{{n:WIDTH}}`"
+                )));
+            }
+        };
+        Some(Ok(Self {
+            prefix: &text[..start],
+            width,
+            suffix: &text[end + 1..],
+        }))
+    }
+
+    fn render(&self, n: u64) -> String {
+        format!(
+            "{}{:0width$}{}",
+            self.prefix,
+            n,
+            self.suffix,
+            width = self.width
+        )
+    }
+}
+
+/// Fills `{n}` / `{n:WIDTH}` in a value, if it has one.
+fn fill(text: &str, n: u64) -> String {
+    match Template::parse(text) {
+        Some(Ok(template)) => template.render(n),
+        _ => text.to_owned(),
+    }
+}
+
+impl Builder {
+    fn add_file(&mut self, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
+        let documents: Vec<ManifestDocument> = match serde_saphyr::from_multiple(&source.text) {
+            Ok(documents) => documents,
+            Err(error) => {
+                let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
+                let message = parse_message(&error);
+                let hint = parse_hint(&message);
+                diagnostics.push(source.diagnostic(line, column, message, hint));
+                return;
+            }
+        };
+        if documents.is_empty() {
+            diagnostics.push(source.diagnostic(
+                1,
+                1,
+                "the file holds no manifest",
+                Some("add a DeviceSet document, or remove the file"),
+            ));
+        }
+        for document in documents {
+            self.add_document(source, document, diagnostics);
+        }
+    }
+
+    fn add_document(
+        &mut self,
+        source: &Source,
+        doc: ManifestDocument,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        if doc.api_version.value != API_VERSION {
+            diagnostics.push(source.at(
+                &doc.api_version,
+                format!("apiVersion is `{}`", doc.api_version.value),
+                Some("write `apiVersion: iotplan/v1`"),
+            ));
+            return;
+        }
+        if doc.kind.value != KIND {
+            diagnostics.push(source.at(
+                &doc.kind,
+                format!("kind is `{}`", doc.kind.value),
+                Some("write `kind: DeviceSet`"),
+            ));
+            return;
+        }
+        let key = doc.product.value.clone();
+        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            diagnostics.push(source.at(&doc.product, format!("`{key}` is not a ProductKey"), Some("use the product's ProductKey, letters and digits as the console shows it (e.g. a1BwAGV8aWs)")));
+            return;
+        }
+        let origin = source.origin(
+            doc.product.referenced.line(),
+            doc.product.referenced.column(),
+        );
+        let region = doc.region.as_ref().map(|r| r.value.clone());
+        let instance = doc.instance.as_ref().map(|i| i.value.clone());
+        let prune = doc.prune.as_ref().map(|p| p.value);
+        match self.desired.products.get_mut(&key) {
+            None => {
+                self.desired.products.insert(
+                    key.clone(),
+                    ProductSpec {
+                        product_key: key.clone(),
+                        region,
+                        instance,
+                        prune: prune.unwrap_or(false),
+                        devices: BTreeMap::new(),
+                    },
+                );
+                self.settings.insert(key.clone(), origin);
+            }
+            Some(product) => {
+                let first = &self.settings[&key];
+                let mut conflict = |what: &str, here: &Origin, mine: String, theirs: String| {
+                    diagnostics.push(Diagnostic {
+                        origin: here.clone(),
+                        message: format!("product {key} has {what} {mine} here but {theirs} at {first}"),
+                        hint: Some(format!("give every document of product {key} the same {what}, or leave it out of all but one")),
+                        snippet: source.snippet(here.line, here.column),
+                    });
+                };
+                if let (Some(mine), Some(theirs)) = (&region, &product.region)
+                    && mine != theirs
+                {
+                    conflict("region", &origin, mine.clone(), theirs.clone());
+                } else if product.region.is_none() {
+                    product.region.clone_from(&region);
+                }
+                if let (Some(mine), Some(theirs)) = (&instance, &product.instance)
+                    && mine != theirs
+                {
+                    conflict("instance", &origin, mine.clone(), theirs.clone());
+                } else if product.instance.is_none() {
+                    product.instance.clone_from(&instance);
+                }
+                if let Some(mine) = prune
+                    && mine != product.prune
+                {
+                    conflict(
+                        "prune",
+                        &origin,
+                        mine.to_string(),
+                        product.prune.to_string(),
+                    );
+                }
+            }
+        }
+        for entry in doc.devices {
+            self.add_entry(source, &key, &entry, diagnostics);
+        }
+    }
+
+    fn add_entry(
+        &mut self,
+        source: &Source,
+        product_key: &str,
+        entry: &Spanned<DeviceEntry>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        let device = &entry.value;
+        let before = diagnostics.len();
+        let numbers: Vec<u64> = match (&device.range, Template::parse(&device.name.value)) {
+            (None, None) => vec![0],
+            (None, Some(_)) => {
+                diagnostics.push(source.at(
+                    &device.name,
+                    format!(
+                        "the name `{}` has a `{{n}}` placeholder but no range",
+                        device.name.value
+                    ),
+                    Some("add `range: {from: 1, to: 100}`, or remove the placeholder"),
+                ));
+                return;
+            }
+            (Some(range), None) => {
+                diagnostics.push(source.at(
+                    range,
+                    "a range needs a `{n}` or `{n:WIDTH}` placeholder in the name",
+                    Some("write e.g. `name: meter-{n:05}`"),
+                ));
+                return;
+            }
+            (Some(_), Some(Err(problem))) => {
+                diagnostics.push(source.at(
+                    &device.name,
+                    problem,
+                    Some("write `{n}` or `{n:WIDTH}`, e.g. `meter-{n:05}`"),
+                ));
+                return;
+            }
+            (Some(range), Some(Ok(_))) => {
+                let Range { from, to } = range.value;
+                if from > to {
+                    diagnostics.push(source.at(
+                        range,
+                        format!("the range runs from {from} down to {to}"),
+                        Some("make `from` at most `to`"),
+                    ));
+                    return;
+                }
+                if to - from + 1 > MAX_RANGE {
+                    diagnostics.push(source.at(
+                        range,
+                        format!(
+                            "the range expands to {} devices, more than {MAX_RANGE}",
+                            to - from + 1
+                        ),
+                        Some("split the fleet into several ranges or products"),
+                    ));
+                    return;
+                }
+                (from..=to).collect()
+            }
+        };
+        let is_range = device.range.is_some();
+        let (first, last) = (numbers[0], numbers[numbers.len() - 1]);
+        // Every expansion has the same characters as the first and last; check those two.
+        for n in [first, last] {
+            let name = if is_range {
+                fill(&device.name.value, n)
+            } else {
+                device.name.value.clone()
+            };
+            if !wire::is_valid_device_name(&name) {
+                diagnostics.push(source.at(
+                    &device.name,
+                    format!("`{name}` is not a valid DeviceName"),
+                    Some("a DeviceName has 4 to 32 characters of letters, digits and - _ @ . :"),
+                ));
+                break;
+            }
+        }
+        if let Some(nickname) = &device.nickname
+            && !nickname.value.is_empty()
+        {
+            for n in [first, last] {
+                let text = if is_range {
+                    fill(&nickname.value, n)
+                } else {
+                    nickname.value.clone()
+                };
+                if !wire::is_valid_nickname(&text, MAX_NICKNAME_WEIGHT) {
+                    diagnostics.push(source.at(nickname, format!("`{text}` is not a valid nickname"), Some("a nickname has letters, digits, _ and CJK characters (no spaces or -), 4 to 32 long with each CJK character counting 2; write \"\" for no nickname")));
+                    break;
+                }
+            }
+        }
+        if let Some(tags) = &device.tags {
+            if tags.value.len() > wire::MAX_TAGS {
+                diagnostics.push(source.at(
+                    tags,
+                    format!(
+                        "{} tags; a device holds at most {}",
+                        tags.value.len(),
+                        wire::MAX_TAGS
+                    ),
+                    Some("remove tags"),
+                ));
+            }
+            for (key, value) in &tags.value {
+                if key == wire::RESERVED_TAG_KEY {
+                    diagnostics.push(source.at(
+                        tags,
+                        format!(
+                            "the tag key `{key}` is reserved by the platform and would be dropped"
+                        ),
+                        Some("use another key"),
+                    ));
+                } else if !wire::is_valid_tag_key(key) {
+                    diagnostics.push(source.at(tags, format!("`{key}` is not a valid tag key"), Some("a tag key has 2 to 32 letters, digits, _ - or ., and does not start with a digit")));
+                }
+                let longest = if is_range {
+                    fill(value, last)
+                } else {
+                    value.clone()
+                };
+                if longest.chars().count() > wire::MAX_TAG_VALUE_CHARS {
+                    diagnostics.push(source.at(
+                        tags,
+                        format!(
+                            "the value of tag `{key}` is longer than {} characters",
+                            wire::MAX_TAG_VALUE_CHARS
+                        ),
+                        Some("shorten it"),
+                    ));
+                }
+            }
+        }
+        if diagnostics.len() > before {
+            return;
+        }
+        let origin = source.origin(entry.referenced.line(), entry.referenced.column());
+        let product = self
+            .desired
+            .products
+            .get_mut(product_key)
+            .expect("the document added its product");
+        for n in numbers {
+            let expand = |text: &str| {
+                if is_range {
+                    fill(text, n)
+                } else {
+                    text.to_owned()
+                }
+            };
+            let name = expand(&device.name.value);
+            if let Some(existing) = product.devices.get(&name) {
+                diagnostics.push(Diagnostic {
+                    origin: origin.clone(),
+                    message: format!(
+                        "device {name} of product {product_key} is declared twice; first at {}",
+                        existing.origin
+                    ),
+                    hint: Some("declare each device once across all manifests".to_owned()),
+                    snippet: source.snippet(origin.line, origin.column),
+                });
+                if is_range {
+                    break;
+                }
+                continue;
+            }
+            product.devices.insert(
+                name.clone(),
+                DeviceSpec {
+                    name,
+                    nickname: device.nickname.as_ref().map(|nick| expand(&nick.value)),
+                    enabled: device.enabled.unwrap_or(true),
+                    tags: device.tags.as_ref().map(|tags| {
+                        tags.value
+                            .iter()
+                            .map(|(k, v)| (k.clone(), expand(v)))
+                            .collect()
+                    }),
+                    origin: origin.clone(),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\nregion: cn-shanghai\nprune: true\ndevices:\n  - name: sensor-0001\n    nickname: Lobby_sensor\n    tags: {site: hq}\n  - name: meter-{n:03}\n    range: {from: 1, to: 12}\n    nickname: Meter_{n}\n    enabled: false\n";
+
+    #[test]
+    fn loads_and_expands_ranges() {
+        let desired = load_str("good.yaml", GOOD).expect("valid");
+        let product = &desired.products["a1BwAGV8aWs"];
+        assert!(product.prune);
+        assert_eq!(product.region.as_deref(), Some("cn-shanghai"));
+        assert_eq!(product.devices.len(), 13);
+        let meter = &product.devices["meter-012"];
+        assert_eq!(meter.nickname.as_deref(), Some("Meter_12"));
+        assert!(!meter.enabled);
+        assert_eq!(meter.origin.to_string(), "good.yaml:10:5");
+        assert_eq!(
+            product.devices["sensor-0001"]
+                .tags
+                .as_ref()
+                .map(|t| t["site"].as_str()),
+            Some("hq")
+        );
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_location() {
+        let text = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\ndevices:\n  - name: ab\n  - name: ok-device\n    nickname: has space\n  - name: twice-1\n  - name: tagged\n    tags: {1bad: x, abc: y}\n  - name: twice-1\n";
+        let error = load_str("bad.yaml", text).expect_err("invalid");
+        let messages: Vec<String> = error
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {}", d.origin, d.message))
+            .collect();
+        assert_eq!(messages.len(), 5, "{messages:#?}");
+        assert!(
+            messages[0].starts_with("bad.yaml:5:11 `ab` is not a valid DeviceName"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[1].starts_with("bad.yaml:7:15 `has space` is not a valid nickname"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[2].starts_with("bad.yaml:10:11 `1bad` is not a valid tag key"),
+            "{messages:#?}"
+        );
+        assert!(messages[3].contains("`abc` is reserved"), "{messages:#?}");
+        assert!(messages[4].starts_with("bad.yaml:11:5 device twice-1 of product a1BwAGV8aWs is declared twice; first at bad.yaml:8:5"), "{messages:#?}");
+        assert!(error.to_string().contains("hint:"));
+    }
+
+    #[test]
+    fn structural_errors_point_at_the_key() {
+        let error = load_str("x.yaml", "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\ndevices:\n  - name: sensor-01\n    nickame: typo\n").expect_err("unknown key");
+        let diagnostic = &error.diagnostics[0];
+        assert_eq!((diagnostic.origin.line, diagnostic.origin.column), (6, 5));
+        assert!(
+            diagnostic.message.contains("unknown field `nickame`"),
+            "{}",
+            diagnostic.message
+        );
+        assert!(
+            diagnostic
+                .snippet
+                .as_deref()
+                .is_some_and(|s| s.contains("nickame: typo"))
+        );
+    }
+
+    #[test]
+    fn duplicates_and_conflicts_across_documents() {
+        let text = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\nregion: cn-shanghai\ndevices:\n  - name: dup-0001\n---\napiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\nregion: cn-beijing\ndevices:\n  - name: dup-0001\n";
+        let error = load_str("multi.yaml", text).expect_err("conflicts");
+        let all = error.to_string();
+        assert!(
+            all.contains("region cn-beijing here but cn-shanghai at multi.yaml:3:10"),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                "dup-0001 of product a1BwAGV8aWs is declared twice; first at multi.yaml:6:5"
+            ),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn ranges_have_limits() {
+        let text = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\ndevices:\n  - name: m-{n:07}\n    range: {from: 1, to: 2000000}\n";
+        assert!(
+            load_str("r.yaml", text)
+                .expect_err("too big")
+                .to_string()
+                .contains("more than 1000000")
+        );
+        let text = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\ndevices:\n  - name: meter-{n}\n";
+        assert!(
+            load_str("r.yaml", text)
+                .expect_err("no range")
+                .to_string()
+                .contains("no range")
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! The manifest's document types, as parsed (with locations) and as published in
+//! `schemas/iotplan-v1.schema.json` (generated from these types by schemars).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// `apiVersion`, for the schema.
+#[derive(JsonSchema)]
+enum ApiVersion {
+    #[serde(rename = "iotplan/v1")]
+    #[allow(dead_code)]
+    V1,
+}
+
+/// `kind`, for the schema.
+#[derive(JsonSchema)]
+enum Kind {
+    #[allow(dead_code)]
+    DeviceSet,
+}
+
+/// One YAML document of a manifest: the devices one product should have.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "iotplan DeviceSet (v1)")]
+pub struct ManifestDocument {
+    /// Always `iotplan/v1`.
+    #[schemars(with = "ApiVersion")]
+    pub api_version: Spanned<String>,
+    /// Always `DeviceSet`.
+    #[schemars(with = "Kind")]
+    pub kind: Spanned<String>,
+    /// The ProductKey.
+    #[schemars(with = "String")]
+    pub product: Spanned<String>,
+    /// Region, e.g. cn-shanghai (else --region, ALIBABA_CLOUD_REGION_ID or the profile).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub region: Option<Spanned<String>>,
+    /// IotInstanceId of an enterprise instance.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub instance: Option<Spanned<String>>,
+    /// Delete devices of this product that no manifest declares (default false).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub prune: Option<Spanned<bool>>,
+    /// The devices.
+    #[serde(default)]
+    #[schemars(with = "Vec<DeviceEntry>")]
+    pub devices: Vec<Spanned<DeviceEntry>>,
+}
+
+/// A device, or a numbered run of devices when `range` is given.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEntry {
+    /// DeviceName: 4-32 of letters, digits and `-_@.:`. With `range`, holds `{n}` or `{n:WIDTH}`
+    /// (zero-padded), e.g. `meter-{n:05}`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Expands the entry to one device per number from `from` to `to` inclusive; `{n}` in name,
+    /// nickname and tag values is replaced by the number.
+    #[serde(default)]
+    #[schemars(with = "Option<Range>")]
+    pub range: Option<Spanned<Range>>,
+    /// Nickname: letters, digits, `_` and CJK (counting 2), 4-32 long. Absent: not managed.
+    /// `""`: no nickname.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub nickname: Option<Spanned<String>>,
+    /// Whether the device may connect (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Tags. Absent: not managed. Present: exactly these (keys starting `iotplan.` excepted).
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub tags: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+/// An inclusive range of numbers.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    /// First number.
+    pub from: u64,
+    /// Last number.
+    pub to: u64,
+}
+
+/// The JSON Schema of a manifest document, as committed in `schemas/iotplan-v1.schema.json`.
+#[must_use]
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ManifestDocument);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

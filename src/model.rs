@@ -1,0 +1,95 @@
+//! Domain types both sides of the diff share: what the manifests want (`DesiredState`) and what
+//! the platform has (`LiveState`), keyed by ProductKey and DeviceName in sorted order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Tag keys starting with this are iotplan's own and never removed unless declared.
+pub const RESERVED_TAG_PREFIX: &str = "iotplan.";
+
+/// The tag that protects a device from deletion by prune (value `true`).
+pub const PROTECT_TAG: &str = "iotplan.protect";
+
+/// Where something was declared: file, line, column (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The manifest file.
+    pub file: Arc<str>,
+    /// Line.
+    pub line: u64,
+    /// Column.
+    pub column: u64,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One device as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// The DeviceName.
+    pub name: String,
+    /// The nickname: `None` not managed, `Some("")` no nickname, else the nickname.
+    pub nickname: Option<String>,
+    /// Whether the device is enabled.
+    pub enabled: bool,
+    /// The tags: `None` not managed, else exactly these (besides reserved `iotplan.` keys).
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// One product as declared (possibly across files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductSpec {
+    /// The ProductKey.
+    pub product_key: String,
+    /// Region, if given.
+    pub region: Option<String>,
+    /// IotInstanceId, if given.
+    pub instance: Option<String>,
+    /// Whether undeclared devices are deleted.
+    pub prune: bool,
+    /// Devices by name.
+    pub devices: BTreeMap<String, DeviceSpec>,
+}
+
+/// Everything the manifests declare.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    /// Products by key.
+    pub products: BTreeMap<String, ProductSpec>,
+}
+
+/// One device as the platform has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveDevice {
+    /// The IotId.
+    pub iot_id: String,
+    /// The nickname (`None` when it has none).
+    pub nickname: Option<String>,
+    /// Whether enabled (status is not `DISABLE`).
+    pub enabled: bool,
+    /// Tags, when they were read.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// One product's devices as the platform has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveProduct {
+    /// Devices by name.
+    pub devices: BTreeMap<String, LiveDevice>,
+}
+
+/// What the platform has, for the products the manifests name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveState {
+    /// Products by key.
+    pub products: BTreeMap<String, LiveProduct>,
+}

@@ -1,0 +1,333 @@
+//! `DesiredState × LiveState → Plan`, pure. The plan is a data structure independent of any
+//! rendering; it is also the saved-plan file (`--out`), with fingerprints of the manifests and of
+//! the live state it was made from, so a stale plan can be told and refused.
+//!
+//! What is managed: a device's existence, `enabled` (always; default true), its nickname when the
+//! manifest gives one (`""` means none), and its tags when the manifest gives `tags` — then exactly
+//! those tags (exclusive), except keys starting `iotplan.`, which are left alone unless declared.
+//! Deletion only with `prune: true`, and never of a device tagged `iotplan.protect: "true"`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{
+    DeviceSpec, LiveDevice, LiveProduct, PROTECT_TAG, ProductSpec, RESERVED_TAG_PREFIX,
+};
+
+/// The plan format's version (JSON `format_version`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A device to register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The DeviceName.
+    pub name: String,
+    /// Nickname to register with (sent with the check call).
+    pub nickname: Option<String>,
+    /// Whether enabled (a `false` disables it right after registration).
+    pub enabled: bool,
+    /// Tags to set after registration.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A value before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change<T> {
+    /// Now.
+    pub from: T,
+    /// Wanted.
+    pub to: T,
+}
+
+/// Tag changes of one device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagChange {
+    /// Keys to set, with their new values.
+    pub set: BTreeMap<String, String>,
+    /// Keys to remove.
+    pub remove: Vec<String>,
+    /// The tags before (for display).
+    pub before: BTreeMap<String, String>,
+}
+
+/// Changes to an existing device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// The DeviceName.
+    pub name: String,
+    /// The IotId.
+    pub iot_id: String,
+    /// Nickname change (`None` inside: no nickname).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<Change<Option<String>>>,
+    /// Enable or disable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<Change<bool>>,
+    /// Tag changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<TagChange>,
+}
+
+/// A device to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    /// The DeviceName.
+    pub name: String,
+    /// The IotId.
+    pub iot_id: String,
+}
+
+/// What changes for one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPlan {
+    /// The ProductKey.
+    pub product_key: String,
+    /// Region, as declared.
+    pub region: Option<String>,
+    /// IotInstanceId, as declared.
+    pub instance: Option<String>,
+    /// Whether prune is on.
+    pub prune: bool,
+    /// Devices on the platform when planned.
+    pub live_devices: usize,
+    /// SHA-256 of the live state the plan was made from.
+    pub live_fingerprint: String,
+    /// Devices to register, by name.
+    pub register: Vec<Registration>,
+    /// Devices to change, by name.
+    pub update: Vec<Update>,
+    /// Devices to delete, by name.
+    pub delete: Vec<Deletion>,
+    /// Devices prune would delete but `iotplan.protect` keeps.
+    #[serde(default)]
+    pub protected: Vec<String>,
+}
+
+impl ProductPlan {
+    /// Whether anything changes.
+    #[must_use]
+    pub fn has_changes(&self) -> bool {
+        !(self.register.is_empty() && self.update.is_empty() && self.delete.is_empty())
+    }
+}
+
+/// A plan: every product's changes, plus what it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The manifest files read.
+    pub manifest_files: Vec<String>,
+    /// SHA-256 of the manifests' contents.
+    pub manifest_fingerprint: String,
+    /// Per product, in ProductKey order.
+    pub products: Vec<ProductPlan>,
+}
+
+/// Totals over a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Devices to register.
+    pub register: usize,
+    /// Devices to change.
+    pub update: usize,
+    /// Devices to delete.
+    pub delete: usize,
+}
+
+impl Summary {
+    /// Whether anything changes.
+    #[must_use]
+    pub fn has_changes(self) -> bool {
+        self.register + self.update + self.delete > 0
+    }
+}
+
+impl Plan {
+    /// Totals.
+    #[must_use]
+    pub fn summary(&self) -> Summary {
+        self.products
+            .iter()
+            .fold(Summary::default(), |sum, p| Summary {
+                register: sum.register + p.register.len(),
+                update: sum.update + p.update.len(),
+                delete: sum.delete + p.delete.len(),
+            })
+    }
+}
+
+/// SHA-256 over a product's live state (names, nickname, enabled, tags where read).
+#[must_use]
+pub fn live_fingerprint(live: &LiveProduct) -> String {
+    let mut hasher = Sha256::new();
+    for (name, device) in &live.devices {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(device.nickname.as_deref().unwrap_or("").as_bytes());
+        hasher.update([0, u8::from(device.enabled)]);
+        if let Some(tags) = &device.tags {
+            for (key, value) in tags {
+                hasher.update(key.as_bytes());
+                hasher.update([1]);
+                hasher.update(value.as_bytes());
+                hasher.update([2]);
+            }
+        }
+        hasher.update([3]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn is_managed_tag(key: &str) -> bool {
+    !key.starts_with(RESERVED_TAG_PREFIX)
+}
+
+/// Whether a device carries the protection tag.
+#[must_use]
+pub fn is_protected(device: &LiveDevice) -> bool {
+    device
+        .tags
+        .as_ref()
+        .and_then(|t| t.get(PROTECT_TAG))
+        .is_some_and(|v| v == "true")
+}
+
+fn wanted_nickname(spec: &DeviceSpec) -> Option<Option<String>> {
+    spec.nickname
+        .as_ref()
+        .map(|n| Some(n.clone()).filter(|n| !n.is_empty()))
+}
+
+fn tag_change(
+    wanted: &BTreeMap<String, String>,
+    live: &BTreeMap<String, String>,
+) -> Option<TagChange> {
+    let set: BTreeMap<String, String> = wanted
+        .iter()
+        .filter(|(key, value)| live.get(*key) != Some(value))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = live
+        .keys()
+        .filter(|key| is_managed_tag(key) && !wanted.contains_key(*key))
+        .cloned()
+        .collect();
+    (!set.is_empty() || !remove.is_empty()).then(|| TagChange {
+        set,
+        remove,
+        before: live.clone(),
+    })
+}
+
+/// Plans one product.
+#[must_use]
+pub fn diff(desired: &ProductSpec, live: &LiveProduct) -> ProductPlan {
+    let mut plan = ProductPlan {
+        product_key: desired.product_key.clone(),
+        region: desired.region.clone(),
+        instance: desired.instance.clone(),
+        prune: desired.prune,
+        live_devices: live.devices.len(),
+        live_fingerprint: live_fingerprint(live),
+        register: Vec::new(),
+        update: Vec::new(),
+        delete: Vec::new(),
+        protected: Vec::new(),
+    };
+    for (name, spec) in &desired.devices {
+        let Some(device) = live.devices.get(name) else {
+            plan.register.push(Registration {
+                name: name.clone(),
+                nickname: wanted_nickname(spec).flatten(),
+                enabled: spec.enabled,
+                tags: spec.tags.clone().unwrap_or_default(),
+            });
+            continue;
+        };
+        let nickname = wanted_nickname(spec)
+            .filter(|wanted| *wanted != device.nickname)
+            .map(|to| Change {
+                from: device.nickname.clone(),
+                to,
+            });
+        let enabled = (spec.enabled != device.enabled).then_some(Change {
+            from: device.enabled,
+            to: spec.enabled,
+        });
+        let tags = spec.tags.as_ref().and_then(|wanted| {
+            tag_change(wanted, device.tags.as_ref().unwrap_or(&BTreeMap::new()))
+        });
+        if nickname.is_some() || enabled.is_some() || tags.is_some() {
+            plan.update.push(Update {
+                name: name.clone(),
+                iot_id: device.iot_id.clone(),
+                nickname,
+                enabled,
+                tags,
+            });
+        }
+    }
+    if desired.prune {
+        for (name, device) in live
+            .devices
+            .iter()
+            .filter(|(name, _)| !desired.devices.contains_key(*name))
+        {
+            if is_protected(device) {
+                plan.protected.push(name.clone());
+            } else {
+                plan.delete.push(Deletion {
+                    name: name.clone(),
+                    iot_id: device.iot_id.clone(),
+                });
+            }
+        }
+    }
+    plan
+}
+
+/// What the live state becomes once a product plan is carried out (the model of apply the
+/// property tests check plans against).
+#[must_use]
+pub fn applied(plan: &ProductPlan, live: &LiveProduct) -> LiveProduct {
+    let mut after = live.clone();
+    for registration in &plan.register {
+        after.devices.insert(
+            registration.name.clone(),
+            LiveDevice {
+                iot_id: format!("new-{}", registration.name),
+                nickname: registration.nickname.clone(),
+                enabled: registration.enabled,
+                tags: Some(registration.tags.clone()),
+            },
+        );
+    }
+    for update in &plan.update {
+        let Some(device) = after.devices.get_mut(&update.name) else {
+            continue;
+        };
+        if let Some(change) = &update.nickname {
+            device.nickname.clone_from(&change.to);
+        }
+        if let Some(change) = &update.enabled {
+            device.enabled = change.to;
+        }
+        if let Some(change) = &update.tags {
+            let tags = device.tags.get_or_insert_with(BTreeMap::new);
+            for key in &change.remove {
+                tags.remove(key);
+            }
+            tags.extend(change.set.clone());
+        }
+    }
+    for deletion in &plan.delete {
+        after.devices.remove(&deletion.name);
+    }
+    after
+}
+
+#[cfg(test)]
+mod tests;
