@@ -6,13 +6,16 @@
 //! - [`emulator`]: a local emulator of the platform, a peer of the client on the same `wire`;
 //! - [`cli`]: the command line.
 
+pub mod apply;
 pub mod cli;
 pub mod emulator;
 pub mod exit;
+pub mod fsutil;
 pub mod manifest;
 pub mod model;
 pub mod output;
 pub mod plan;
 pub mod platform;
+pub mod render;
 pub mod secret;
 pub mod wire;

@@ -1,45 +1,72 @@
-//! `iotplan demo`: the main job against an embedded emulator, with no credentials and no network.
+//! `iotplan demo`: the main job against an embedded emulator, with no credentials and no network:
+//! plan the manifests, apply them, plan again.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
+use super::apply::{ApplyArgs, ReportFormat, execute};
+use super::planning::plan_loaded;
+use crate::emulator::seed::new_product;
 use crate::emulator::{self, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator};
 use crate::exit::ExitStatus;
-use crate::output::{Printer, sanitize};
-use crate::platform::paging::list_devices;
+use crate::manifest;
+use crate::model::ProductSpec;
+use crate::output::Printer;
 use crate::platform::{Client, ClientConfig, Credentials};
+use crate::render;
 use crate::secret::Secret;
-use crate::wire::ops::{CreateProduct, QueryProductList};
 
 /// Options of `iotplan demo`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  iotplan demo examples/")]
 pub struct DemoArgs {
+    /// Manifest files or folders.
+    #[arg(default_value = "examples")]
+    pub paths: Vec<PathBuf>,
     /// Where the embedded emulator keeps its state between runs.
-    #[arg(long)]
-    pub state: Option<PathBuf>,
+    #[arg(long, default_value = ".iotplan/demo-emulator.json")]
+    pub state: PathBuf,
+    /// Where the registered devices' secrets go.
+    #[arg(long, default_value = ".iotplan/demo-secrets.json")]
+    pub secrets_out: PathBuf,
 }
 
-/// Starts an embedded emulator and talks to it through the real, signed client.
+/// Runs plan → apply → plan against an embedded emulator seeded with the manifests' products.
 ///
 /// # Errors
-/// Any failure of the emulator or the calls.
+/// Invalid manifests, or any failure of the emulator or the calls.
 pub(super) async fn run(
     args: DemoArgs,
     _global: &super::GlobalArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let state = args.state.unwrap_or_else(super::default_demo_state);
-    super::ensure_parent(&state)?;
+    let loaded = manifest::load(&args.paths)?;
+    super::ensure_parent(&args.state)?;
     let emulator = Emulator::new(Config {
-        state_file: Some(state.clone()),
+        state_file: Some(args.state.clone()),
+        apply_delay: Duration::from_millis(300),
         ..Config::default()
     })?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    emulator.with_store(|store| {
+        for spec in loaded.desired.products.values() {
+            if !store.products.contains_key(&spec.product_key) {
+                store.add_product(new_product(
+                    &spec.product_key,
+                    None,
+                    spec.instance.clone(),
+                    now,
+                ));
+            }
+        }
+    });
     let running = emulator::serve(emulator).await?;
     printer.status(&format!(
-        "embedded emulator on {} (state in {})",
+        "embedded emulator on {} (state in {}; delete it to start over)",
         running.endpoint(),
-        state.display()
+        args.state.display()
     ));
     let client = Client::new(ClientConfig::new(
         running.endpoint(),
@@ -49,39 +76,29 @@ pub(super) async fn run(
             security_token: None,
         },
     ))?;
-    let products = client
-        .call(&QueryProductList {
-            current_page: 1,
-            page_size: 200,
-            aliyun_commodity_code: None,
-        })
-        .await?;
-    if products.data.total == 0 {
-        let created = client
-            .call(&CreateProduct {
-                product_name: "iotplan_demo".to_owned(),
-                node_type: 0,
-                ..CreateProduct::default()
-            })
-            .await?;
-        printer.status(&format!("created product {}", created.product_key));
-    }
-    let products = client
-        .call(&QueryProductList {
-            current_page: 1,
-            page_size: 200,
-            aliyun_commodity_code: None,
-        })
-        .await?;
-    for product in &products.data.list.products {
-        let devices = list_devices(&client, &product.product_key, |_, _| {}).await?;
-        printer.out(&format!(
-            "{}  {}  {} device(s)\n",
-            sanitize(&product.product_key),
-            sanitize(&product.product_name),
-            devices.len()
-        ));
-    }
+    let clients = |spec: &ProductSpec| client.with_instance(spec.instance.clone());
+
+    printer.status("── plan ──");
+    let planned = plan_loaded(loaded.clone(), &clients, printer).await?;
+    printer.out(&render::text(&planned.plan, false, printer.color));
+
+    printer.status("── apply ──");
+    let apply_args = ApplyArgs {
+        paths: args.paths.clone(),
+        plan: None,
+        auto_approve: true,
+        secrets_out: Some(args.secrets_out.clone()),
+        max_delete: "100%".to_owned(),
+        register_valid_names: false,
+        journal_dir: PathBuf::from(".iotplan/demo-journal"),
+        wait_timeout: 60,
+        format: ReportFormat::Text,
+    };
+    let status = execute(&planned.plan, &clients, &apply_args, printer).await?;
+
+    printer.status("── plan again ──");
+    let again = plan_loaded(loaded, &clients, printer).await?;
+    printer.out(&render::text(&again.plan, false, printer.color));
     running.stop().await?;
-    Ok(ExitStatus::Success)
+    Ok(status)
 }

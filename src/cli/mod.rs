@@ -1,10 +1,13 @@
 //! The command line: clap definitions, one file per subcommand, and the only place `anyhow` is used.
 
+mod apply;
 mod demo;
 mod devices;
 mod emulator;
+mod plan;
+mod planning;
+mod validate;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -65,6 +68,12 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// The main job against an embedded emulator: no credentials, no network.
     Demo(demo::DemoArgs),
+    /// Check manifests offline (exit 0 valid, 1 not).
+    Validate(validate::ValidateArgs),
+    /// Show what apply would change (read-only).
+    Plan(plan::PlanArgs),
+    /// Carry out a plan: register, change and delete devices.
+    Apply(apply::ApplyArgs),
 }
 
 impl GlobalArgs {
@@ -94,6 +103,25 @@ impl GlobalArgs {
         Ok(Client::new(config)?)
     }
 
+    /// One client per region the manifests name, each product's instance applied.
+    ///
+    /// # Errors
+    /// Missing credentials or region.
+    pub fn clients_for(
+        &self,
+        desired: &crate::model::DesiredState,
+    ) -> anyhow::Result<impl Fn(&crate::model::ProductSpec) -> Client + Sync + use<>> {
+        let mut by_region = std::collections::BTreeMap::new();
+        for spec in desired.products.values() {
+            if !by_region.contains_key(&spec.region) {
+                by_region.insert(spec.region.clone(), self.client(spec.region.as_deref())?);
+            }
+        }
+        Ok(move |spec: &crate::model::ProductSpec| {
+            by_region[&spec.region].with_instance(spec.instance.clone())
+        })
+    }
+
     /// The printer these options ask for.
     #[must_use]
     pub fn printer(&self) -> Printer {
@@ -116,6 +144,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Emulator(args) => emulator::run(args, &printer).await,
         Command::Devices(args) => devices::run(args, &cli.global, &printer).await,
         Command::Demo(args) => demo::run(args, &cli.global, &printer).await,
+        Command::Validate(args) => validate::run(args, &printer).await,
+        Command::Plan(args) => plan::run(args, &cli.global, &printer).await,
+        Command::Apply(args) => apply::run(args, &cli.global, &printer).await,
     }
 }
 
@@ -131,9 +162,4 @@ pub(crate) fn ensure_parent(path: &std::path::Path) -> anyhow::Result<()> {
 /// Milliseconds as a `Duration` for flags.
 pub(crate) fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
-}
-
-/// A default state path under `.iotplan/`.
-pub(crate) fn default_demo_state() -> PathBuf {
-    PathBuf::from(".iotplan").join("demo-emulator.json")
 }

@@ -99,3 +99,24 @@ pub fn json_schema() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_schema_matches_the_types() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/iotplan-v1.schema.json"
+        );
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        if std::env::var_os("IOTPLAN_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, super::json_schema()).expect("schema written");
+            return;
+        }
+        assert_eq!(
+            committed,
+            super::json_schema(),
+            "schemas/iotplan-v1.schema.json drifted: run `IOTPLAN_UPDATE_SCHEMA=1 cargo test schema` and commit it"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! All terminal output goes through a [`Printer`]: stdout carries the product (plans, JSON, YAML),
 //! stderr carries status, warnings and errors. Untrusted text is sanitised before it is printed.
 
+pub mod progress;
+
 use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};

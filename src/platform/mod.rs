@@ -18,6 +18,7 @@
 
 pub mod credentials;
 pub mod limiter;
+pub mod live;
 pub mod paging;
 
 use std::collections::{BTreeMap, HashMap};

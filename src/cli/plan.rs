@@ -1,0 +1,80 @@
+//! `iotplan plan`: show what apply would change; read-only.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use crate::exit::ExitStatus;
+use crate::output::Printer;
+use crate::render;
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like `+ ~ -` lines.
+    Text,
+    /// The plan document (`format_version` 1), as `--out` saves it.
+    Json,
+    /// A pull-request comment, at most 65,535 characters.
+    Markdown,
+}
+
+/// Options of `iotplan plan`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  iotplan plan manifests/\n  iotplan plan manifests/ --format markdown --out plan.json --detailed-exitcode"
+)]
+pub struct PlanArgs {
+    /// Manifest files or folders (read recursively for *.yaml, *.yml).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Save the plan (with fingerprints of the manifests and live state) for `apply --plan`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when there are changes, 0 when none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// List every device instead of compressing numbered runs.
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// Plans and prints.
+///
+/// # Errors
+/// Invalid manifests, credentials, or any read failure.
+pub(super) async fn run(
+    args: PlanArgs,
+    global: &super::GlobalArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let loaded = crate::manifest::load(&args.paths)?;
+    let clients = global.clients_for(&loaded.desired)?;
+    let planned = super::planning::plan_loaded(loaded, &clients, printer).await?;
+    let plan = &planned.plan;
+    let rendered = match args.format {
+        PlanFormat::Text => render::text(plan, args.full, printer.color),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown(plan),
+    };
+    printer.out(&rendered);
+    if let Some(out) = &args.out {
+        super::ensure_parent(out)?;
+        crate::fsutil::write_atomically(out, render::json(plan).as_bytes(), None)
+            .with_context(|| format!("cannot save the plan to {}", out.display()))?;
+        printer.status(&format!(
+            "plan saved to {}; apply it with: iotplan apply --plan {}",
+            out.display(),
+            out.display()
+        ));
+    }
+    Ok(if args.detailed_exitcode && plan.summary().has_changes() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}

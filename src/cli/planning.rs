@@ -1,0 +1,55 @@
+//! Shared by plan, apply and demo: manifests → live state → plan, with progress on stderr.
+
+use crate::manifest::Loaded;
+use crate::model::ProductSpec;
+use crate::output::Printer;
+use crate::output::progress::Progress;
+use crate::plan::{FORMAT_VERSION, Plan, diff};
+use crate::platform::Client;
+use crate::platform::live::{self, ReadErrors};
+
+/// A plan with what it was made from.
+pub(crate) struct Planned {
+    pub(crate) loaded: Loaded,
+    pub(crate) plan: Plan,
+}
+
+/// Plans `loaded` against the live state read through `clients`.
+pub(crate) async fn plan_loaded(
+    loaded: Loaded,
+    clients: &(dyn Fn(&ProductSpec) -> Client + Sync),
+    printer: &Printer,
+) -> anyhow::Result<Planned> {
+    let progress = Progress::new(printer);
+    let report = |product: &str, read: usize, total: usize| progress.update(product, read, total);
+    let live = live::read(clients, &loaded.desired, &report)
+        .await
+        .map_err(ReadErrors)?;
+    for (key, product) in &live.products {
+        progress.finish(key, &format!("{} device(s) read", product.devices.len()));
+    }
+    let products = loaded
+        .desired
+        .products
+        .values()
+        .map(|spec| {
+            diff(
+                spec,
+                live.products
+                    .get(&spec.product_key)
+                    .unwrap_or(&crate::model::LiveProduct::default()),
+            )
+        })
+        .collect();
+    let plan = Plan {
+        format_version: FORMAT_VERSION,
+        manifest_files: loaded
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        manifest_fingerprint: loaded.fingerprint.clone(),
+        products,
+    };
+    Ok(Planned { loaded, plan })
+}

@@ -1,0 +1,63 @@
+//! Progress on stderr: bars on a terminal, a plain line per finished step otherwise (CI logs), and
+//! nothing with `--quiet`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Printer;
+
+/// Progress of work keyed by a label (a product, a phase).
+pub struct Progress {
+    printer: Printer,
+    bars: Option<MultiProgress>,
+    active: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal and output is not quiet.
+    #[must_use]
+    pub fn new(printer: &Printer) -> Self {
+        let bars = (printer.interactive && !printer.quiet)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self {
+            printer: printer.clone(),
+            bars,
+            active: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reports `done` of `total` for `label`.
+    pub fn update(&self, label: &str, done: usize, total: usize) {
+        let Some(bars) = &self.bars else { return };
+        let mut active = self
+            .active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bar = active.entry(label.to_owned()).or_insert_with(|| {
+            let bar = bars.add(ProgressBar::new(total as u64));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(label.to_owned());
+            bar
+        });
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
+
+    /// Marks `label` finished with a message (a plain status line when there are no bars).
+    pub fn finish(&self, label: &str, message: &str) {
+        let bar = self
+            .active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(label);
+        match bar {
+            Some(bar) => bar.finish_with_message(message.to_owned()),
+            None => self.printer.status(&format!("{label}: {message}")),
+        }
+    }
+}

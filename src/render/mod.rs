@@ -1,0 +1,114 @@
+//! Plan → text, JSON or markdown, all from the same `Plan`. Consecutive numbered names compress
+//! into runs (`meter-00001 … meter-05000  (5000 devices)`) unless `full` is asked.
+
+mod markdown;
+mod text;
+
+pub use markdown::{MAX_COMMENT_CHARS, markdown};
+pub use text::text;
+
+use crate::plan::Plan;
+
+/// The plan as JSON (the same document `--out` saves).
+#[must_use]
+pub fn json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// A name split as prefix, number (with its digit count) and suffix: `meter-00042` →
+/// (`meter-`, 42, 5, ``).
+fn numbered(name: &str) -> Option<(&str, u64, usize, &str)> {
+    let end = name.rfind(|c: char| c.is_ascii_digit())? + 1;
+    let start = name[..end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let digits = &name[start..end];
+    let number = digits.parse().ok()?;
+    Some((&name[..start], number, digits.len(), &name[end..]))
+}
+
+/// A run of items whose names count up by one and whose `detail` is the same.
+pub(crate) struct Run<'a, T> {
+    /// The items.
+    pub items: Vec<&'a T>,
+}
+
+/// Groups items (in name order) into runs of consecutive numbered names with equal details.
+pub(crate) fn runs<'a, T>(
+    items: &'a [T],
+    name: impl Fn(&T) -> &str,
+    detail: impl Fn(&T) -> String,
+    full: bool,
+) -> Vec<Run<'a, T>> {
+    let mut out: Vec<Run<'a, T>> = Vec::new();
+    let mut last_key: Option<(String, u64, usize, String, String)> = None;
+    for item in items {
+        let key = numbered(name(item)).map(|(prefix, number, width, suffix)| {
+            (
+                prefix.to_owned(),
+                number,
+                width,
+                suffix.to_owned(),
+                detail(item),
+            )
+        });
+        let extends = !full
+            && matches!((&last_key, &key), (Some((p, n, w, s, d)), Some((p2, n2, w2, s2, d2)))
+                if p == p2 && *n2 == n + 1 && (w == w2 || name(item).len() == p.len() + w2 + s.len()) && s == s2 && d == d2);
+        if extends {
+            if let Some(run) = out.last_mut() {
+                run.items.push(item);
+            }
+        } else {
+            out.push(Run { items: vec![item] });
+        }
+        last_key = key;
+    }
+    // A run of two reads better as two lines.
+    out.into_iter()
+        .flat_map(|run| {
+            if run.items.len() == 2 {
+                run.items
+                    .into_iter()
+                    .map(|item| Run { items: vec![item] })
+                    .collect()
+            } else {
+                vec![run]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_names_split() {
+        assert_eq!(numbered("meter-00042"), Some(("meter-", 42, 5, "")));
+        assert_eq!(numbered("a1-x"), Some(("a", 1, 1, "-x")));
+        assert_eq!(numbered("lobby"), None);
+    }
+
+    #[test]
+    fn runs_break_on_gaps_and_details() {
+        let names = ["m-01", "m-02", "m-03", "m-05", "m-06", "m-07", "m-08", "x"];
+        let grouped = runs(
+            &names,
+            |n| n,
+            |n| {
+                if *n == "m-08" {
+                    "other".into()
+                } else {
+                    String::new()
+                }
+            },
+            false,
+        );
+        let sizes: Vec<usize> = grouped.iter().map(|r| r.items.len()).collect();
+        assert_eq!(sizes, [3, 3, 1, 1]);
+        assert_eq!(runs(&names, |n| n, |_| String::new(), true).len(), 8);
+    }
+}

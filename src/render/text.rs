@@ -1,0 +1,265 @@
+//! The Terraform-like text plan: `+ ~ -` lines per device, field changes old → new (with the
+//! changed part of a nickname marked), a summary per product and in total.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use similar::{ChangeTag, TextDiff};
+
+use super::runs;
+use crate::output::sanitize;
+use crate::plan::{Plan, ProductPlan, Summary, Update};
+
+/// What a line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A product header.
+    Header,
+    /// A registration.
+    Add,
+    /// A change.
+    Change,
+    /// A field of a change.
+    Field,
+    /// A deletion.
+    Delete,
+    /// Something worth knowing.
+    Note,
+}
+
+fn style(kind: Kind) -> Style {
+    match kind {
+        Kind::Header => Style::new().bold(),
+        Kind::Add => AnsiColor::Green.on_default(),
+        Kind::Change => AnsiColor::Yellow.on_default(),
+        Kind::Delete => AnsiColor::Red.on_default().bold(),
+        Kind::Field | Kind::Note => Style::new(),
+    }
+}
+
+fn tags_text(tags: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = tags
+        .iter()
+        .map(|(k, v)| format!("{}={}", sanitize(k), sanitize(v)))
+        .collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+fn nickname_text(nickname: Option<&str>) -> String {
+    nickname.map_or_else(|| "(none)".to_owned(), |n| format!("\"{}\"", sanitize(n)))
+}
+
+/// `old → new`, with the changed characters marked `[-…-]{+…+}` when both sides exist.
+fn nickname_change(from: Option<&str>, to: Option<&str>) -> String {
+    match (from, to) {
+        (Some(from), Some(to)) => {
+            let diff = TextDiff::from_chars(from, to);
+            let mut marked = String::new();
+            for change in diff.iter_all_changes() {
+                let value = sanitize(change.value()).into_owned();
+                match change.tag() {
+                    ChangeTag::Equal => marked.push_str(&value),
+                    ChangeTag::Delete => {
+                        let _ = write!(marked, "[-{value}-]");
+                    }
+                    ChangeTag::Insert => {
+                        let _ = write!(marked, "{{+{value}+}}");
+                    }
+                }
+            }
+            format!(
+                "{} → {}   ({})",
+                nickname_text(Some(from)),
+                nickname_text(Some(to)),
+                marked.replace("-][-", "").replace("+}{+", "")
+            )
+        }
+        _ => format!("{} → {}", nickname_text(from), nickname_text(to)),
+    }
+}
+
+fn update_fields(update: &Update) -> Vec<String> {
+    let mut fields = Vec::new();
+    if let Some(change) = &update.nickname {
+        fields.push(format!(
+            "nickname: {}",
+            nickname_change(change.from.as_deref(), change.to.as_deref())
+        ));
+    }
+    if let Some(change) = &update.enabled {
+        fields.push(format!("enabled: {} → {}", change.from, change.to));
+    }
+    if let Some(change) = &update.tags {
+        let mut parts: Vec<String> = change
+            .set
+            .iter()
+            .map(|(k, v)| match change.before.get(k) {
+                Some(old) => format!("~{}={}→{}", sanitize(k), sanitize(old), sanitize(v)),
+                None => format!("+{}={}", sanitize(k), sanitize(v)),
+            })
+            .collect();
+        parts.extend(change.remove.iter().map(|k| format!("-{}", sanitize(k))));
+        fields.push(format!("tags: {}", parts.join(" ")));
+    }
+    fields
+}
+
+fn run_label(first: &str, last: &str, count: usize) -> String {
+    if count == 1 {
+        sanitize(first).into_owned()
+    } else {
+        format!(
+            "{} … {}  ({count} devices)",
+            sanitize(first),
+            sanitize(last)
+        )
+    }
+}
+
+fn summary_text(summary: Summary) -> String {
+    format!(
+        "{} to register, {} to change, {} to delete",
+        summary.register, summary.update, summary.delete
+    )
+}
+
+/// The lines of one product's plan.
+pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, String)> {
+    let mut lines = Vec::new();
+    let mut where_ = vec![
+        product
+            .region
+            .clone()
+            .unwrap_or_else(|| "default region".to_owned()),
+    ];
+    if let Some(instance) = &product.instance {
+        where_.push(format!("instance {instance}"));
+    }
+    if product.prune {
+        where_.push("prune".to_owned());
+    }
+    lines.push((
+        Kind::Header,
+        format!(
+            "product {} ({}), {} device(s) on the platform",
+            product.product_key,
+            where_.join(", "),
+            product.live_devices
+        ),
+    ));
+    for run in runs(
+        &product.register,
+        |r| &r.name,
+        |r| {
+            if r.nickname.is_some() || !r.tags.is_empty() || !r.enabled {
+                "detail".into()
+            } else {
+                String::new()
+            }
+        },
+        full,
+    ) {
+        let first = run.items[0];
+        let last = run.items[run.items.len() - 1];
+        let mut text = format!(
+            "  + {}",
+            run_label(&first.name, &last.name, run.items.len())
+        );
+        if run.items.len() == 1 {
+            if let Some(nickname) = &first.nickname {
+                let _ = write!(text, "  nickname {}", nickname_text(Some(nickname)));
+            }
+            if !first.enabled {
+                text.push_str("  disabled");
+            }
+            if !first.tags.is_empty() {
+                let _ = write!(text, "  tags {}", tags_text(&first.tags));
+            }
+        } else if first.nickname.is_some() || !first.tags.is_empty() || !first.enabled {
+            text.push_str("  with nicknames/tags/enabled as declared (--full lists each)");
+        }
+        lines.push((Kind::Add, text));
+    }
+    for run in runs(
+        &product.update,
+        |u| &u.name,
+        |u| update_fields(u).join("|"),
+        full,
+    ) {
+        let first = run.items[0];
+        let last = run.items[run.items.len() - 1];
+        lines.push((
+            Kind::Change,
+            format!(
+                "  ~ {}",
+                run_label(&first.name, &last.name, run.items.len())
+            ),
+        ));
+        for field in update_fields(first) {
+            lines.push((Kind::Field, format!("      {field}")));
+        }
+    }
+    for run in runs(&product.delete, |d| &d.name, |_| String::new(), full) {
+        let first = run.items[0];
+        let last = run.items[run.items.len() - 1];
+        lines.push((
+            Kind::Delete,
+            format!(
+                "  - {}  DELETE (permanent)",
+                run_label(&first.name, &last.name, run.items.len())
+            ),
+        ));
+    }
+    for name in &product.protected {
+        lines.push((
+            Kind::Note,
+            format!(
+                "  ! {}  not in any manifest, kept: protected by iotplan.protect",
+                sanitize(name)
+            ),
+        ));
+    }
+    let summary = Summary {
+        register: product.register.len(),
+        update: product.update.len(),
+        delete: product.delete.len(),
+    };
+    lines.push((
+        Kind::Note,
+        format!("  {}: {}", product.product_key, summary_text(summary)),
+    ));
+    lines
+}
+
+/// The whole plan as text; colored when asked.
+#[must_use]
+pub fn text(plan: &Plan, full: bool, color: bool) -> String {
+    let mut out = String::new();
+    let summary = plan.summary();
+    for product in &plan.products {
+        for (kind, line) in product_lines(product, full) {
+            if color && kind != Kind::Field && kind != Kind::Note {
+                let style = style(kind);
+                let _ = writeln!(out, "{style}{line}{style:#}");
+            } else {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out.push('\n');
+    }
+    if summary.has_changes() {
+        let _ = write!(out, "Plan: {}.", summary_text(summary));
+        if summary.delete > 0 {
+            let _ = write!(
+                out,
+                " {} device(s) will be DELETED permanently.",
+                summary.delete
+            );
+        }
+        out.push('\n');
+    } else {
+        out.push_str("No changes. The platform matches the manifests.\n");
+    }
+    out
+}
