@@ -264,23 +264,21 @@ impl Run<'_> {
                 })
                 .collect(),
         };
-        let apply_id = match client.call(&request).await {
-            Ok(response) => match response.data.apply_id {
-                Some(id) => id,
-                None => {
-                    report.failures.push(Failure {
-                        device: chunk_label(&names),
-                        step: "check names".into(),
-                        reason: "the platform returned no ApplyId".into(),
-                    });
-                    return Ok(());
-                }
-            },
+        let response = match client.call(&request).await {
+            Ok(response) => response,
             Err(error) => {
                 return self
                     .synchronous_check_failure(client, key, journal, chunk, &error, report)
                     .await;
             }
+        };
+        let Some(apply_id) = response.data.apply_id else {
+            report.failures.push(Failure {
+                device: chunk_label(&names),
+                step: "check names".into(),
+                reason: "the platform returned no ApplyId".into(),
+            });
+            return Ok(());
         };
         let open = OpenApplication {
             apply_id,
@@ -699,6 +697,6 @@ pub fn default_wait() -> WaitConfig {
     WaitConfig {
         first: Duration::from_millis(200),
         max: Duration::from_secs(5),
-        deadline: Duration::from_secs(600),
+        deadline: Duration::from_mins(10),
     }
 }

@@ -273,7 +273,7 @@ pub(crate) async fn execute(
     }
     let progress = Progress::new(printer);
     let report_progress = move |product: &str, phase: &str, done: usize, total: usize| {
-        progress.update(&format!("{product} {phase}"), done, total)
+        progress.update(&format!("{product} {phase}"), done, total);
     };
     let product_clients = |product: &crate::plan::ProductPlan| {
         clients(&ProductSpec {
@@ -307,14 +307,13 @@ pub(super) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let limit = parse_max_delete(&args.max_delete)?;
-    let (plan, planned) = match &args.plan {
-        Some(path) => fresh_saved_plan(path, global, printer).await?,
-        None => {
-            let loaded = manifest::load(&args.paths)?;
-            let clients = global.clients_for(&loaded.desired)?;
-            let planned = plan_loaded(loaded, &clients, printer).await?;
-            (planned.plan.clone(), planned)
-        }
+    let (plan, planned) = if let Some(path) = &args.plan {
+        fresh_saved_plan(path, global, printer).await?
+    } else {
+        let loaded = manifest::load(&args.paths)?;
+        let clients = global.clients_for(&loaded.desired)?;
+        let planned = plan_loaded(loaded, &clients, printer).await?;
+        (planned.plan.clone(), planned)
     };
     if !plan.summary().has_changes() {
         printer.out("No changes. The platform matches the manifests.\n");

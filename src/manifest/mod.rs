@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_saphyr::Spanned;
+use sha2::Digest as _;
 
 use crate::model::{DesiredState, DeviceSpec, Origin, ProductSpec};
 use crate::wire;
@@ -197,7 +198,6 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
     for path in &files {
         match std::fs::read(path) {
             Ok(bytes) => {
-                use sha2::Digest as _;
                 hasher.update(path.display().to_string().as_bytes());
                 hasher.update([0]);
                 hasher.update(&bytes);
@@ -236,7 +236,6 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
     if !diagnostics.is_empty() {
         return Err(Error { diagnostics });
     }
-    use sha2::Digest as _;
     Ok(Loaded {
         desired: builder.desired,
         files,

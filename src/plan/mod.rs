@@ -195,6 +195,8 @@ pub fn is_protected(device: &LiveDevice) -> bool {
         .is_some_and(|v| v == "true")
 }
 
+/// `None`: not managed; `Some(None)`: no nickname; `Some(Some(n))`: nickname `n`.
+#[allow(clippy::option_option)]
 fn wanted_nickname(spec: &DeviceSpec) -> Option<Option<String>> {
     spec.nickname
         .as_ref()

@@ -143,9 +143,11 @@ proptest! {
 fn prune_spares_protected_devices_and_is_off_by_default() {
     let mut live = LiveProduct::default();
     for (name, protect) in [("old-0001", false), ("keep-0001", true)] {
-        let tags = protect
-            .then(|| BTreeMap::from([(PROTECT_TAG.to_owned(), "true".to_owned())]))
-            .unwrap_or_default();
+        let tags = if protect {
+            BTreeMap::from([(PROTECT_TAG.to_owned(), "true".to_owned())])
+        } else {
+            BTreeMap::new()
+        };
         live.devices.insert(
             name.into(),
             LiveDevice {

@@ -90,7 +90,7 @@ pub async fn read_product(
         source,
     };
     let listed = list_devices(client, &spec.product_key, |read, total| {
-        progress(&spec.product_key, read, total)
+        progress(&spec.product_key, read, total);
     })
     .await
     .map_err(wrap)?;

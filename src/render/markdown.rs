@@ -120,3 +120,92 @@ pub fn markdown(plan: &Plan) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Deletion, ProductPlan, Registration, Update};
+
+    fn big_plan() -> Plan {
+        let product = |key: &str, offset: usize| ProductPlan {
+            product_key: key.to_owned(),
+            region: None,
+            instance: None,
+            prune: true,
+            live_devices: 20_000,
+            live_fingerprint: String::new(),
+            // Every other number, so nothing compresses: the worst case for size.
+            register: (0..10_000)
+                .map(|n| Registration {
+                    name: format!("dev-{:06}", offset + 2 * n),
+                    nickname: None,
+                    enabled: true,
+                    tags: std::collections::BTreeMap::default(),
+                })
+                .collect(),
+            update: (0..5_000)
+                .map(|n| Update {
+                    name: format!("upd-{:06}", 2 * n),
+                    iot_id: String::new(),
+                    nickname: None,
+                    enabled: Some(crate::plan::Change {
+                        from: true,
+                        to: false,
+                    }),
+                    tags: None,
+                })
+                .collect(),
+            delete: (0..5_000)
+                .map(|n| Deletion {
+                    name: format!("old-{:06}", 2 * n),
+                    iot_id: String::new(),
+                })
+                .collect(),
+            protected: Vec::new(),
+        };
+        Plan {
+            format_version: 1,
+            manifest_files: Vec::new(),
+            manifest_fingerprint: String::new(),
+            products: vec![product("a1ProductA", 0), product("a1ProductB", 1)],
+        }
+    }
+
+    #[test]
+    fn a_twenty_thousand_device_plan_fits_a_comment_and_says_what_was_left_out() {
+        let text = markdown(&big_plan());
+        assert!(
+            text.chars().count() <= MAX_COMMENT_CHARS,
+            "{} characters",
+            text.chars().count()
+        );
+        assert!(
+            text.starts_with(
+                "### iotplan: 20000 to register, 10000 to change, **10000 to delete**"
+            )
+        );
+        assert!(
+            text.contains("| `a1ProductB` | 10000 | 5000 | **5000** | 20000 |"),
+            "counts come first"
+        );
+        assert!(text.contains("**10000 device(s) will be deleted permanently**"));
+        assert!(
+            text.contains("more plan line(s) left out to fit a comment")
+                && text.contains("iotplan plan --out")
+        );
+    }
+
+    #[test]
+    fn no_changes_is_short() {
+        let plan = Plan {
+            format_version: 1,
+            manifest_files: Vec::new(),
+            manifest_fingerprint: String::new(),
+            products: Vec::new(),
+        };
+        assert_eq!(
+            markdown(&plan),
+            "### iotplan: no changes\n\nThe platform matches the manifests.\n"
+        );
+    }
+}

@@ -55,8 +55,8 @@ pub(crate) fn runs<'a, T>(
             )
         });
         let extends = !full
-            && matches!((&last_key, &key), (Some((p, n, w, s, d)), Some((p2, n2, w2, s2, d2)))
-                if p == p2 && *n2 == n + 1 && (w == w2 || name(item).len() == p.len() + w2 + s.len()) && s == s2 && d == d2);
+            && matches!((&last_key, &key), (Some((prefix, number, width, suffix, detail)), Some((prefix2, number2, width2, suffix2, detail2)))
+                if prefix == prefix2 && *number2 == number + 1 && (width == width2 || name(item).len() == prefix.len() + width2 + suffix.len()) && suffix == suffix2 && detail == detail2);
         if extends {
             if let Some(run) = out.last_mut() {
                 run.items.push(item);

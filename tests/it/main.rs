@@ -1,4 +1,5 @@
 //! Integration tests: one binary, modules by capability.
 
+mod cli;
 mod support;
 mod wire;
