@@ -12,7 +12,8 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "warn,iotplan=debug",
-        _ => "debug",
+        // Only iotplan's own events: HTTP libraries may log URLs, which carry the STS token.
+        _ => "warn,iotplan=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -45,7 +45,7 @@ pub struct GlobalArgs {
     /// Multiply every documented QPS quota by this (lower it to leave room for other tools).
     #[arg(long, global = true, default_value_t = 1.0)]
     pub qps_scale: f64,
-    /// More logs on stderr (-v: each API call; -vv: everything). RUST_LOG overrides.
+    /// More logs on stderr (-v: each API call; -vv: all of iotplan's events). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr.

@@ -608,6 +608,7 @@ impl Client {
                 Outcome::Fail(error)
             };
         }
+        tracing::debug!(%action, attempt, request_id = %request_id, "answered");
         match serde_json::from_value::<O::Response>(body) {
             Ok(response) => Outcome::Done(response),
             Err(error) => Outcome::Fail(Error::Malformed {

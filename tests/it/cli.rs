@@ -411,3 +411,73 @@ async fn unknown_products_fail_before_anything_else_with_a_hint() {
             .all(|r| r.action == "QueryProduct")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_output_or_logs() {
+    let env = env_with_fleet().await;
+    let dir = repo(&[("m/meters.yaml", METERS)]);
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &[
+            "-vv",
+            "apply",
+            "m",
+            "--auto-approve",
+            "--secrets-out",
+            "s.json",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let logs = text(&output.stderr);
+    assert!(
+        logs.contains("request_id") && logs.contains("QueryDevice"),
+        "each call is logged with its RequestId: {logs}"
+    );
+    let secrets: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("s.json")).expect("secrets"))
+            .expect("json");
+    let all_output = format!("{}{logs}", text(&output.stdout));
+    for device in secrets["devices"].as_array().expect("devices") {
+        let secret = device["device_secret"].as_str().expect("secret");
+        assert!(!all_output.contains(secret), "a DeviceSecret leaked");
+    }
+    assert!(
+        !all_output.contains(DEMO_ACCESS_KEY_SECRET),
+        "the AccessKey secret leaked"
+    );
+
+    // A wrong secret: the gateway's string to sign is withheld, and no secret shows.
+    let output = tokio::task::spawn_blocking({
+        let endpoint = env.running.endpoint();
+        let dir = dir.path().to_owned();
+        move || {
+            assert_cmd::Command::cargo_bin("iotplan")
+                .expect("binary")
+                .current_dir(dir)
+                .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+                .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret-value")
+                .env("ALIBABA_CLOUD_SECURITY_TOKEN", "token-value-123")
+                .env("IOTPLAN_ENDPOINT", endpoint)
+                .args(["-vv", "plan", "m"])
+                .output()
+                .expect("runs")
+        }
+    })
+    .await
+    .expect("joined");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("SignatureDoesNotMatch")
+            && stderr.contains("hint: check the AccessKey secret"),
+        "{stderr}"
+    );
+    for secret in ["wrong-secret-value", "token-value-123"] {
+        assert!(
+            !stderr.contains(secret) && !text(&output.stdout).contains(secret),
+            "{secret} leaked: {stderr}"
+        );
+    }
+}
