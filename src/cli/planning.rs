@@ -21,12 +21,17 @@ pub(crate) async fn plan_loaded(
     printer: &Printer,
 ) -> anyhow::Result<Planned> {
     let progress = Progress::new(printer);
-    let report = |product: &str, read: usize, total: usize| progress.update(product, read, total);
+    let report = |product: &str, read: usize, total: usize| {
+        progress.update(&format!("{product} reading devices"), read, total)
+    };
     let live = live::read(clients, &loaded.desired, &report)
         .await
         .map_err(ReadErrors)?;
     for (key, product) in &live.products {
-        progress.finish(key, &format!("{} device(s) read", product.devices.len()));
+        progress.finish(
+            &format!("{key} reading devices"),
+            &format!("{} device(s) read", product.devices.len()),
+        );
     }
     let products = loaded
         .desired

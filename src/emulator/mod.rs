@@ -600,17 +600,7 @@ async fn gateway(
         )
     })?;
     let params = &answered.params;
-    let deep = action.deep_page_qps().is_some() && {
-        let page: u64 = params
-            .get("CurrentPage")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
-        let size: u64 = params
-            .get("PageSize")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(10);
-        page * size >= crate::wire::DEEP_PAGE_OFFSET
-    };
+    let deep = crate::wire::is_deep_page(action, |key| params.get(key));
     lock(&emulator.throttle).admit(&verified.access_key_id, action, deep)?;
     if emulator.config.fail_rate > 0.0 && fastrand::f64() < emulator.config.fail_rate {
         return Err(Reject::gateway(

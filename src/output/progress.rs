@@ -1,4 +1,4 @@
-//! Progress on stderr: bars on a terminal, a plain line per finished step otherwise (CI logs), and
+//! Progress on stderr: bars on a terminal, a plain line as each step starts and ends otherwise (CI logs), and
 //! nothing with `--quiet`.
 
 use std::collections::HashMap;
@@ -30,11 +30,18 @@ impl Progress {
 
     /// Reports `done` of `total` for `label`.
     pub fn update(&self, label: &str, done: usize, total: usize) {
-        let Some(bars) = &self.bars else { return };
         let mut active = self
             .active
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(bars) = &self.bars else {
+            // Without a terminal: one plain line per step, when it starts.
+            if !active.contains_key(label) {
+                active.insert(label.to_owned(), ProgressBar::hidden());
+                self.printer.status(&format!("{label}: {total} to go"));
+            }
+            return;
+        };
         let bar = active.entry(label.to_owned()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new(total as u64));
             bar.set_style(
@@ -56,8 +63,8 @@ impl Progress {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(label);
         match bar {
-            Some(bar) => bar.finish_with_message(message.to_owned()),
-            None => self.printer.status(&format!("{label}: {message}")),
+            Some(bar) if self.bars.is_some() => bar.finish_with_message(message.to_owned()),
+            _ => self.printer.status(&format!("{label}: {message}")),
         }
     }
 }

@@ -30,7 +30,7 @@ use backon::BackoffBuilder as _;
 use serde_json::Value;
 
 use crate::wire::ops::Operation;
-use crate::wire::{API_VERSION, Action, DEEP_PAGE_OFFSET, sign};
+use crate::wire::{API_VERSION, Action, sign};
 pub use credentials::Credentials;
 use limiter::RateLimiter;
 
@@ -377,17 +377,12 @@ impl Client {
     pub async fn call<O: Operation>(&self, request: &O) -> Result<O::Response, Error> {
         let action = O::ACTION;
         let wire = request.to_wire();
-        let deep = {
-            let number = |key: &str| {
-                wire.query
-                    .iter()
-                    .find(|(k, _)| k == key)
-                    .and_then(|(_, v)| v.parse::<u64>().ok())
-            };
-            action.deep_page_qps().is_some()
-                && number("CurrentPage").unwrap_or(1) * number("PageSize").unwrap_or(10)
-                    >= DEEP_PAGE_OFFSET
-        };
+        let deep = crate::wire::is_deep_page(action, |key| {
+            wire.query
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        });
         let config = &self.inner.config;
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(config.min_backoff)

@@ -93,6 +93,18 @@ impl fmt::Display for Action {
 /// Where a page starts once `CurrentPage × PageSize` reaches this, the deep-page quota applies.
 pub const DEEP_PAGE_OFFSET: u64 = 100_000;
 
+/// Whether a request falls under the deep-page quota: an Action that has one, asked for a page
+/// where `CurrentPage × PageSize` (read from `param`, defaults 1 and 10) reaches 100,000.
+pub fn is_deep_page<'a>(action: Action, param: impl Fn(&str) -> Option<&'a str>) -> bool {
+    let number = |key: &str, default: u64| {
+        param(key)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    action.deep_page_qps().is_some()
+        && number("CurrentPage", 1).saturating_mul(number("PageSize", 10)) >= DEEP_PAGE_OFFSET
+}
+
 /// Past this offset (`CurrentPage × PageSize`), QueryDevice requires a `NextToken`.
 pub const NEXT_TOKEN_OFFSET: u64 = 10_000;
 
