@@ -22,7 +22,7 @@ pub(crate) async fn plan_loaded(
 ) -> anyhow::Result<Planned> {
     let progress = Progress::new(printer);
     let report = |product: &str, read: usize, total: usize| {
-        progress.update(&format!("{product} reading devices"), read, total)
+        progress.update(&format!("{product} reading devices"), read, total);
     };
     let live = live::read(clients, &loaded.desired, &report)
         .await
