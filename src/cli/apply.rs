@@ -186,6 +186,9 @@ async fn fresh_saved_plan(
             None => reasons.push(format!("product {} is no longer in the manifests", old.product_key)),
         }
     }
+    if reasons.is_empty() && current.plan.products != saved.products {
+        reasons.push("its actions differ from what the manifests and the platform give now, though neither changed: was the file edited?".to_owned());
+    }
     if !reasons.is_empty() {
         bail!(
             "the saved plan {} is stale; nothing was applied:\n  {}\nhint: run `iotplan plan --out` again and review the new plan",

@@ -9,7 +9,7 @@ mod schema;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_saphyr::Spanned;
@@ -111,7 +111,8 @@ impl Source {
         Some(format!(
             "{:width$} |\n{line} | {}\n{:width$} | {caret}^",
             "",
-            crate::output::sanitize(text),
+            // A tab shows as one visible column, so the caret stays under it.
+            crate::output::sanitize(&text.replace('\t', "→")),
             ""
         ))
     }
@@ -186,6 +187,20 @@ fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf
     files
 }
 
+/// Where a file stops being UTF-8: line and column of the first invalid byte.
+fn first_invalid_byte(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Origin {
+    let valid = &bytes[..error.valid_up_to()];
+    let line_start = valid
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |at| at + 1);
+    Origin {
+        file: path.display().to_string().into(),
+        line: valid.split(|&b| b == b'\n').count() as u64,
+        column: (valid.len() - line_start) as u64 + 1,
+    }
+}
+
 /// Reads, expands and validates manifests.
 ///
 /// # Errors
@@ -209,12 +224,8 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
                         },
                         &mut diagnostics,
                     ),
-                    Err(_) => diagnostics.push(Diagnostic {
-                        origin: Origin {
-                            file: path.display().to_string().into(),
-                            line: 1,
-                            column: 1,
-                        },
+                    Err(error) => diagnostics.push(Diagnostic {
+                        origin: first_invalid_byte(path, error.as_bytes(), error.utf8_error()),
                         message: "the file is not UTF-8 text".to_owned(),
                         hint: Some("save the manifest as UTF-8".to_owned()),
                         snippet: None,
@@ -267,18 +278,32 @@ pub fn load_str(name: &str, text: &str) -> Result<DesiredState, Error> {
 #[derive(Default)]
 struct Builder {
     desired: DesiredState,
-    /// Where each product's region/instance/prune were first set.
-    settings: BTreeMap<String, Origin>,
+    /// Per product, the region/instance/prune first declared and where.
+    settings: BTreeMap<String, DeclaredSettings>,
+}
+
+/// A product's settings as first declared (value as text, and where).
+#[derive(Default)]
+struct DeclaredSettings {
+    region: Option<(String, Origin)>,
+    instance: Option<(String, Origin)>,
+    prune: Option<(String, Origin)>,
 }
 
 fn parse_message(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
     let first = text.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.find(": ") {
-        Some(at) if first.starts_with("line ") => first[at + 2..].to_owned(),
-        _ => first.to_owned(),
-    }
+    let message = match first.find(": ") {
+        Some(at) if first.starts_with("line ") => &first[at + 2..],
+        _ => first,
+    };
+    // The parser's advice to its own callers is no advice to a manifest's author.
+    message
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
 }
 
 fn parse_hint(message: &str) -> Option<&'static str> {
@@ -290,6 +315,16 @@ fn parse_hint(message: &str) -> Option<&'static str> {
         Some("a key may appear once per mapping: remove the repeated one")
     } else if message.contains("missing field") {
         Some("add the required key (apiVersion, kind, product; each device needs name)")
+    } else if message.contains("expected sequence") {
+        Some("`devices` is a list: write each device on its own line as `- name: ...`")
+    } else if message.contains("expected mapping") {
+        Some("`tags` and `range` are mappings, e.g. `tags: {site: hq}`, `range: {from: 1, to: 10}`")
+    } else if message.contains("invalid boolean") {
+        Some("write true or false")
+    } else if message.contains("tabs disallowed") {
+        Some("indent with spaces; YAML does not allow tabs for indentation")
+    } else if message.contains("unclosed quote") || message.contains("quoted scalar") {
+        Some("close the quoted string on the same line")
     } else {
         None
     }
@@ -398,60 +433,56 @@ impl Builder {
             diagnostics.push(source.at(&doc.product, format!("`{key}` is not a ProductKey"), Some("use the product's ProductKey, letters and digits as the console shows it (e.g. a1BwAGV8aWs)")));
             return;
         }
-        let origin = source.origin(
-            doc.product.referenced.line(),
-            doc.product.referenced.column(),
-        );
-        let region = doc.region.as_ref().map(|r| r.value.clone());
-        let instance = doc.instance.as_ref().map(|i| i.value.clone());
-        let prune = doc.prune.as_ref().map(|p| p.value);
-        match self.desired.products.get_mut(&key) {
-            None => {
-                self.desired.products.insert(
-                    key.clone(),
-                    ProductSpec {
-                        product_key: key.clone(),
-                        region,
-                        instance,
-                        prune: prune.unwrap_or(false),
-                        devices: BTreeMap::new(),
-                    },
-                );
-                self.settings.insert(key.clone(), origin);
-            }
-            Some(product) => {
-                let first = &self.settings[&key];
-                let mut conflict = |what: &str, here: &Origin, mine: String, theirs: String| {
-                    diagnostics.push(Diagnostic {
-                        origin: here.clone(),
-                        message: format!("product {key} has {what} {mine} here but {theirs} at {first}"),
-                        hint: Some(format!("give every document of product {key} the same {what}, or leave it out of all but one")),
-                        snippet: source.snippet(here.line, here.column),
-                    });
-                };
-                if let (Some(mine), Some(theirs)) = (&region, &product.region)
-                    && mine != theirs
-                {
-                    conflict("region", &origin, mine.clone(), theirs.clone());
-                } else if product.region.is_none() {
-                    product.region.clone_from(&region);
-                }
-                if let (Some(mine), Some(theirs)) = (&instance, &product.instance)
-                    && mine != theirs
-                {
-                    conflict("instance", &origin, mine.clone(), theirs.clone());
-                } else if product.instance.is_none() {
-                    product.instance.clone_from(&instance);
-                }
-                if let Some(mine) = prune
-                    && mine != product.prune
-                {
-                    conflict(
-                        "prune",
-                        &origin,
-                        mine.to_string(),
-                        product.prune.to_string(),
-                    );
+        let spec = self
+            .desired
+            .products
+            .entry(key.clone())
+            .or_insert_with(|| ProductSpec {
+                product_key: key.clone(),
+                region: None,
+                instance: None,
+                prune: false,
+                devices: BTreeMap::new(),
+            });
+        let firsts = self.settings.entry(key.clone()).or_default();
+        let at = |referenced: &serde_saphyr::Location| {
+            source.origin(referenced.line(), referenced.column())
+        };
+        let region = doc
+            .region
+            .as_ref()
+            .map(|r| (at(&r.referenced), r.value.clone()));
+        let instance = doc
+            .instance
+            .as_ref()
+            .map(|i| (at(&i.referenced), i.value.clone()));
+        let prune = doc
+            .prune
+            .as_ref()
+            .map(|p| (at(&p.referenced), p.value.to_string()));
+        for (what, declared, first) in [
+            ("region", region, &mut firsts.region),
+            ("instance", instance, &mut firsts.instance),
+            ("prune", prune, &mut firsts.prune),
+        ] {
+            let Some((here, mine)) = declared else {
+                continue;
+            };
+            match first {
+                Some((theirs, at)) if *theirs != mine => diagnostics.push(Diagnostic {
+                    message: format!("product {key} has {what} {mine} here but {theirs} at {at}"),
+                    hint: Some(format!("give every document of product {key} the same {what}, or leave it out of all but one")),
+                    snippet: source.snippet(here.line, here.column),
+                    origin: here,
+                }),
+                Some(_) => {}
+                None => {
+                    match what {
+                        "region" => spec.region = Some(mine.clone()),
+                        "instance" => spec.instance = Some(mine.clone()),
+                        _ => spec.prune = mine == "true",
+                    }
+                    *first = Some((mine, here));
                 }
             }
         }
@@ -725,7 +756,7 @@ mod tests {
         let error = load_str("multi.yaml", text).expect_err("conflicts");
         let all = error.to_string();
         assert!(
-            all.contains("region cn-beijing here but cn-shanghai at multi.yaml:3:10"),
+            all.contains("multi.yaml:11:9: product a1BwAGV8aWs has region cn-beijing here but cn-shanghai at multi.yaml:4:9"),
             "{all}"
         );
         assert!(

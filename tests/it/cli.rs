@@ -1,54 +1,14 @@
 //! The `iotplan` binary against an in-process emulator: validate, plan, apply, saved plans,
 //! guards, resuming from the journal, secrets.
 
-use std::path::Path;
-use std::process::Output;
-
-use iotplan::emulator::Config;
-use iotplan::emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET};
+use iotplan::emulator::{Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET};
 use iotplan::wire::Action;
 use iotplan::wire::ops::{BatchCheckDeviceNames, NameToCheck};
 
-use crate::support::{TestEnv, now_ms};
+use crate::support::{TestEnv, iotplan, now_ms, repo, text};
 
 const LIGHTS: &str = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1OfficeLite\nprune: true\ndevices:\n  - name: lobby-light-01\n    nickname: 大堂灯_1\n    tags: {site: hq}\n  - name: spare-light-01\n    enabled: false\n  - name: renamed-light\n    nickname: New_name\n";
 const METERS: &str = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1MeterFleet\ndevices:\n  - name: meter-{n:04}\n    range: {from: 1, to: 120}\n    tags: {fleet: meters}\n";
-
-async fn iotplan(env: &TestEnv, dir: &Path, args: &[&str]) -> Output {
-    let endpoint = env.running.endpoint();
-    let dir = dir.to_owned();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("iotplan")
-            .expect("binary")
-            .current_dir(dir)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_ACCESS_KEY_SECRET)
-            .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
-            .env("IOTPLAN_ENDPOINT", endpoint)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .args(args)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("joined")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tmp");
-    for (name, body) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-        std::fs::write(path, body).expect("write");
-    }
-    dir
-}
 
 async fn env_with_fleet() -> TestEnv {
     let env = TestEnv::start(Config {
@@ -322,6 +282,117 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
         "{}",
         text(&output.stdout)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_is_stale_after_any_change_behind_its_back() {
+    type Change = fn(&mut iotplan::emulator::store::Store);
+    let changes: [(&str, Change); 4] = [
+        ("added", |store| {
+            store.create_device("a1OfficeLite", "new-light-7", None, now_ms());
+        }),
+        ("deleted", |store| {
+            let devices = store.devices.get_mut("a1OfficeLite").expect("product");
+            devices.remove("stale-light-9").expect("device");
+        }),
+        ("re-nicknamed", |store| {
+            let devices = store.devices.get_mut("a1OfficeLite").expect("product");
+            let device = devices.by_name.get_mut("kept-light-1").expect("device");
+            device.nickname = Some("Behind_back".into());
+        }),
+        ("disabled", |store| {
+            let devices = store.devices.get_mut("a1OfficeLite").expect("product");
+            let device = devices.by_name.get_mut("renamed-light").expect("device");
+            device.disabled = true;
+        }),
+    ];
+    for (what, change) in changes {
+        let env = env_with_fleet().await;
+        let dir = repo(&[("lights.yaml", LIGHTS)]);
+        let output = iotplan(
+            &env,
+            dir.path(),
+            &["plan", "lights.yaml", "--out", "plan.json"],
+        )
+        .await;
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        env.running.emulator.with_store(change);
+        let output = iotplan(&env, dir.path(), &["apply", "--plan", "plan.json"]).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains("is stale; nothing was applied")
+                && stderr.contains("product a1OfficeLite: the platform changed"),
+            "{what}: {stderr}"
+        );
+        assert!(writes(&env).is_empty(), "{what}: {:?}", writes(&env));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_plan_files_are_refused_before_any_change() {
+    let env = env_with_fleet().await;
+    let dir = repo(&[("lights.yaml", LIGHTS)]);
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &["plan", "lights.yaml", "--out", "plan.json"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let good = std::fs::read_to_string(dir.path().join("plan.json")).expect("plan");
+    let mut edited: serde_json::Value = serde_json::from_str(&good).expect("json");
+    edited["products"][0]["delete"] = serde_json::json!([{"name": "kept-light-1", "iot_id": "x"}]);
+    let mut moved: serde_json::Value = serde_json::from_str(&good).expect("json");
+    moved["manifest_files"] = serde_json::json!(["gone.yaml"]);
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "empty",
+            String::new(),
+            "plan.json is not an iotplan plan file",
+        ),
+        (
+            "not JSON",
+            "apply everything please".into(),
+            "expected value at line 1 column 1",
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_owned(),
+            "EOF while parsing",
+        ),
+        (
+            "manifest",
+            LIGHTS.into(),
+            "plan.json is not an iotplan plan file",
+        ),
+        (
+            "future format",
+            good.replacen("\"format_version\": 1", "\"format_version\": 9", 1),
+            "has plan format 9, this iotplan reads 1",
+        ),
+        (
+            "edited",
+            edited.to_string(),
+            "its actions differ from what the manifests and the platform give now",
+        ),
+        (
+            "manifests gone",
+            moved.to_string(),
+            "gone.yaml does not exist",
+        ),
+    ];
+    for (what, body, expected) in cases {
+        std::fs::write(dir.path().join("plan.json"), body).expect("write");
+        let output = iotplan(&env, dir.path(), &["apply", "--plan", "plan.json"]).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+        assert!(stderr.contains(expected), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    }
+    let missing = iotplan(&env, dir.path(), &["apply", "--plan", "nothing.json"]).await;
+    assert!(text(&missing.stderr).contains("cannot read the plan nothing.json"));
+    assert!(writes(&env).is_empty(), "{:?}", writes(&env));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! `TestEnv`: an in-process emulator on 127.0.0.1:0 and a client pointed at it.
 
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use iotplan::emulator::seed::new_product;
@@ -61,4 +63,43 @@ impl TestEnv {
     pub(crate) fn client(&self) -> Client {
         Client::new(self.client_config()).expect("client")
     }
+}
+
+/// Runs the binary in `dir` against the environment's emulator with the demo key.
+pub(crate) async fn iotplan(env: &TestEnv, dir: &Path, args: &[&str]) -> Output {
+    let endpoint = env.running.endpoint();
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("iotplan")
+            .expect("binary")
+            .current_dir(dir)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_ACCESS_KEY_SECRET)
+            .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
+            .env("IOTPLAN_ENDPOINT", endpoint)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .args(args)
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("joined")
+}
+
+/// Lossy UTF-8 of an output stream.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A temporary folder holding `files` (relative path, content).
+pub(crate) fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (name, body) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(path, body).expect("write");
+    }
+    dir
 }
