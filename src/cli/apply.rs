@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -142,12 +142,8 @@ fn confirm(printer: &Printer, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads a saved plan and refuses it when the manifests or the platform changed since.
-async fn fresh_saved_plan(
-    path: &PathBuf,
-    global: &super::GlobalArgs,
-    printer: &Printer,
-) -> anyhow::Result<(Plan, Planned)> {
+/// Reads a saved plan file and the manifests it was made from.
+fn read_saved_plan(path: &PathBuf) -> anyhow::Result<(Plan, manifest::Loaded)> {
     let text =
         std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
     let saved: Plan = serde_json::from_slice(&text)
@@ -162,8 +158,12 @@ async fn fresh_saved_plan(
     let files: Vec<PathBuf> = saved.manifest_files.iter().map(PathBuf::from).collect();
     let loaded =
         manifest::load(&files).context("the manifests the plan was made from no longer load")?;
-    let clients = global.clients_for(&loaded.desired)?;
-    let current = plan_loaded(loaded, &clients, printer).await?;
+    Ok((saved, loaded))
+}
+
+/// Refuses a saved plan when the manifests or the platform changed since it was made, or when
+/// its actions are not what planning gives now.
+fn refuse_stale(path: &Path, saved: &Plan, current: &Planned) -> anyhow::Result<()> {
     let mut reasons = Vec::new();
     if current.loaded.fingerprint != saved.manifest_fingerprint {
         reasons.push("the manifests changed since the plan was made".to_owned());
@@ -196,7 +196,7 @@ async fn fresh_saved_plan(
             reasons.join("\n  ")
         );
     }
-    Ok((saved, current))
+    Ok(())
 }
 
 /// The text report.
@@ -258,7 +258,11 @@ pub(crate) async fn execute(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop.store(true, Ordering::SeqCst);
-                printer.err_line("stopping at the next safe point (open applications stay in the journal; run apply again to finish)…");
+                printer.err_line("stopping at the next safe point (open applications stay in the journal; run apply again to finish); press Ctrl-C again to stop at once…");
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                printer.err_line("stopped at once: open applications are in the journal; run apply again to finish, and `iotplan secrets` fetches any secret not yet written");
+                std::process::exit(130);
             }
         })
     };
@@ -310,13 +314,22 @@ pub(super) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let limit = parse_max_delete(&args.max_delete)?;
-    let (plan, planned) = if let Some(path) = &args.plan {
-        fresh_saved_plan(path, global, printer).await?
-    } else {
-        let loaded = manifest::load(&args.paths)?;
-        let clients = global.clients_for(&loaded.desired)?;
-        let planned = plan_loaded(loaded, &clients, printer).await?;
-        (planned.plan.clone(), planned)
+    let (saved, loaded) = match &args.plan {
+        Some(path) => {
+            let (saved, loaded) = read_saved_plan(path)?;
+            (Some((path, saved)), loaded)
+        }
+        None => (None, manifest::load(&args.paths)?),
+    };
+    // One set of clients (and so one rate limiter per region) for planning and applying.
+    let clients = global.clients_for(&loaded.desired)?;
+    let planned = plan_loaded(loaded, &clients, printer).await?;
+    let plan = match saved {
+        Some((path, saved)) => {
+            refuse_stale(path, &saved, &planned)?;
+            saved
+        }
+        None => planned.plan,
     };
     if !plan.summary().has_changes() {
         printer.out("No changes. The platform matches the manifests.\n");
@@ -329,7 +342,6 @@ pub(super) async fn run(
             confirm(printer, &plan)?;
         }
     }
-    let clients = global.clients_for(&planned.loaded.desired)?;
     execute(&plan, &clients, &args, printer).await
 }
 

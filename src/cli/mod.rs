@@ -6,6 +6,7 @@ mod devices;
 mod emulator;
 mod plan;
 mod planning;
+mod secrets;
 mod validate;
 
 use std::time::Duration;
@@ -74,6 +75,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Carry out a plan: register, change and delete devices.
     Apply(apply::ApplyArgs),
+    /// Fetch DeviceSecrets of existing devices into a secrets file.
+    Secrets(secrets::SecretsArgs),
 }
 
 impl GlobalArgs {
@@ -143,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Emulator(args) => emulator::run(args, &printer).await,
         Command::Devices(args) => devices::run(args, &cli.global, &printer).await,
+        Command::Secrets(args) => secrets::run(args, &cli.global, &printer).await,
         Command::Demo(args) => demo::run(args, &cli.global, &printer).await,
         Command::Validate(args) => validate::run(args, &printer).await,
         Command::Plan(args) => plan::run(args, &cli.global, &printer).await,

@@ -10,6 +10,7 @@
 //!       - {name: meter-01, nickname: Lobby, enabled: false, tags: {site: hq}}
 //!     generate: {prefix: meter-, count: 100000, width: 6}   # optional numbered devices
 //! fail_create: [bad-device]           # names whose creation fails (fault injection)
+//! fail_check: [taken-device]          # names the asynchronous check refuses as taken
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ pub struct Seed {
     /// Names whose creation is forced to fail.
     #[serde(default)]
     pub fail_create: Vec<String>,
+    /// Names the asynchronous check refuses as taken.
+    #[serde(default)]
+    pub fail_check: Vec<String>,
 }
 
 /// A product to preload.
@@ -108,6 +112,7 @@ impl Seed {
     pub fn apply(&self, store: &mut Store, now_ms: i64) {
         store.instances.extend(self.instances.iter().cloned());
         store.fail_create.extend(self.fail_create.iter().cloned());
+        store.fail_check.extend(self.fail_check.iter().cloned());
         for seed in &self.products {
             if !store.products.contains_key(&seed.key) {
                 store.add_product(new_product(

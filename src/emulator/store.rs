@@ -169,6 +169,9 @@ pub struct Store {
     /// Names whose creation is forced to fail (fault injection).
     #[serde(default)]
     pub fail_create: BTreeSet<String>,
+    /// Names the asynchronous check refuses as taken (fault injection: another party holds them).
+    #[serde(default)]
+    pub fail_check: BTreeSet<String>,
     /// Applications not yet settled.
     #[serde(skip)]
     pending: BTreeSet<i64>,
@@ -327,6 +330,7 @@ impl Store {
                 let (valid, invalid): (Vec<&NameToCheck>, Vec<&NameToCheck>) =
                     names.iter().partition(|entry| {
                         existing.is_none_or(|d| !d.by_name.contains_key(&entry.name))
+                            && !self.fail_check.contains(&entry.name)
                     });
                 application.valid = valid.iter().map(|entry| entry.name.clone()).collect();
                 application.invalid = invalid

@@ -319,6 +319,8 @@ fn parse_hint(message: &str) -> Option<&'static str> {
         Some("`devices` is a list: write each device on its own line as `- name: ...`")
     } else if message.contains("expected mapping") {
         Some("`tags` and `range` are mappings, e.g. `tags: {site: hq}`, `range: {from: 1, to: 10}`")
+    } else if message.contains("did not find expected key") {
+        Some("check the indentation: the keys of one mapping start in the same column")
     } else if message.contains("invalid boolean") {
         Some("write true or false")
     } else if message.contains("tabs disallowed") {

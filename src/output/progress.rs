@@ -1,7 +1,7 @@
 //! Progress on stderr: bars on a terminal, a plain line as each step starts and ends otherwise (CI logs), and
 //! nothing with `--quiet`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,6 +13,8 @@ pub struct Progress {
     printer: Printer,
     bars: Option<MultiProgress>,
     active: Mutex<HashMap<String, ProgressBar>>,
+    /// Labels whose step reached its total (so a later update does not start it again).
+    completed: Mutex<HashSet<String>>,
 }
 
 impl Progress {
@@ -25,6 +27,7 @@ impl Progress {
             printer: printer.clone(),
             bars,
             active: Mutex::new(HashMap::new()),
+            completed: Mutex::new(HashSet::new()),
         }
     }
 
@@ -34,11 +37,21 @@ impl Progress {
             .active
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let complete = total > 0 && done >= total;
         let Some(bars) = &self.bars else {
-            // Without a terminal: one plain line per step, when it starts.
+            // Without a terminal: one plain line when a step starts and one when it completes.
             if !active.contains_key(label) {
                 active.insert(label.to_owned(), ProgressBar::hidden());
                 self.printer.status(&format!("{label}: {total} to go"));
+            }
+            if complete
+                && self
+                    .completed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(label.to_owned())
+            {
+                self.printer.status(&format!("{label}: {done} done"));
             }
             return;
         };
@@ -53,6 +66,9 @@ impl Progress {
         });
         bar.set_length(total as u64);
         bar.set_position(done as u64);
+        if complete && !bar.is_finished() {
+            bar.finish();
+        }
     }
 
     /// Marks `label` finished with a message (a plain status line when there are no bars).
@@ -65,6 +81,20 @@ impl Progress {
         match bar {
             Some(bar) if self.bars.is_some() => bar.finish_with_message(message.to_owned()),
             _ => self.printer.status(&format!("{label}: {message}")),
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// Bars still running when the work ends (an error, an interrupt) stay on screen where they
+    /// stopped, rather than being redrawn over.
+    fn drop(&mut self) {
+        let active = self
+            .active
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for bar in active.values().filter(|bar| !bar.is_finished()) {
+            bar.abandon();
         }
     }
 }
