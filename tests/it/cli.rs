@@ -552,3 +552,84 @@ async fn secrets_never_reach_output_or_logs() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_past_ten_thousand_go_in_chunks_each_in_the_batch_order() {
+    let env = TestEnv::fast().await.with_products(&["a1MeterFleet"]);
+    let dir = repo(&[(
+        "m.yaml",
+        &METERS
+            .replace("meter-{n:04}", "meter-{n:05}")
+            .replace("to: 120", "to: 10050")
+            .replace("    tags: {fleet: meters}\n", ""),
+    )]);
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &[
+            "apply",
+            "m.yaml",
+            "--auto-approve",
+            "--secrets-out",
+            "s.json",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let log = env.running.emulator.requests();
+    let checks: Vec<usize> = log
+        .iter()
+        .filter(|r| r.action == "BatchCheckDeviceNames")
+        .map(|r| r.items)
+        .collect();
+    assert_eq!(checks, [10_000, 50], "two chunks, none over 10,000");
+    let mut apply_ids: Vec<i64> = log.iter().filter_map(|r| r.apply_id).collect();
+    apply_ids.sort_unstable();
+    apply_ids.dedup();
+    assert_eq!(apply_ids.len(), 2);
+    for apply_id in apply_ids {
+        let flow: Vec<&str> = log
+            .iter()
+            .filter(|r| r.apply_id == Some(apply_id))
+            .map(|r| r.action.as_str())
+            .collect();
+        let register = flow
+            .iter()
+            .position(|a| *a == "BatchRegisterDeviceWithApplyId")
+            .expect("registered");
+        let first_page = flow
+            .iter()
+            .position(|a| *a == "QueryPageByApplyId")
+            .expect("paged");
+        assert_eq!(flow[0], "QueryBatchRegisterDeviceStatus", "{flow:?}");
+        assert!(
+            flow[..register]
+                .iter()
+                .all(|a| *a == "QueryBatchRegisterDeviceStatus")
+        );
+        assert!(register < first_page);
+        assert!(
+            flow[register + 1..first_page]
+                .iter()
+                .any(|a| *a == "QueryBatchRegisterDeviceStatus"),
+            "waits for CREATE_SUCCESS before paging: {flow:?}"
+        );
+        assert!(
+            flow[first_page..]
+                .iter()
+                .all(|a| *a == "QueryPageByApplyId")
+        );
+    }
+    assert_eq!(
+        writes(&env)
+            .iter()
+            .filter(|a| *a != "BatchCheckDeviceNames" && *a != "BatchRegisterDeviceWithApplyId")
+            .count(),
+        0,
+        "no write outside the plan"
+    );
+    let secrets: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("s.json")).expect("secrets"))
+            .expect("json");
+    assert_eq!(secrets["devices"].as_array().map(Vec::len), Some(10_050));
+}
