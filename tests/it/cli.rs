@@ -609,9 +609,7 @@ async fn registrations_past_ten_thousand_go_in_chunks_each_in_the_batch_order() 
         );
         assert!(register < first_page);
         assert!(
-            flow[register + 1..first_page]
-                .iter()
-                .any(|a| *a == "QueryBatchRegisterDeviceStatus"),
+            flow[register + 1..first_page].contains(&"QueryBatchRegisterDeviceStatus"),
             "waits for CREATE_SUCCESS before paging: {flow:?}"
         );
         assert!(
