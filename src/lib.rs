@@ -10,6 +10,7 @@ pub mod apply;
 pub mod cli;
 pub mod emulator;
 pub mod exit;
+pub mod export;
 pub mod fsutil;
 pub mod manifest;
 pub mod model;

@@ -93,3 +93,16 @@ pub struct LiveState {
     /// Products by key.
     pub products: BTreeMap<String, LiveProduct>,
 }
+
+/// A name split as prefix, number (with its digit count) and suffix: `meter-00042` →
+/// (`meter-`, 42, 5, ``).
+#[must_use]
+pub fn numbered_name(name: &str) -> Option<(&str, u64, usize, &str)> {
+    let end = name.rfind(|c: char| c.is_ascii_digit())? + 1;
+    let start = name[..end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let digits = &name[start..end];
+    let number = digits.parse().ok()?;
+    Some((&name[..start], number, digits.len(), &name[end..]))
+}

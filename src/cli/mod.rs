@@ -4,6 +4,7 @@ mod apply;
 mod demo;
 mod devices;
 mod emulator;
+mod export;
 mod plan;
 mod planning;
 mod secrets;
@@ -77,6 +78,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Fetch DeviceSecrets of existing devices into a secrets file.
     Secrets(secrets::SecretsArgs),
+    /// Write manifests of the devices a product has now.
+    Export(export::ExportArgs),
 }
 
 impl GlobalArgs {
@@ -147,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Emulator(args) => emulator::run(args, &printer).await,
         Command::Devices(args) => devices::run(args, &cli.global, &printer).await,
         Command::Secrets(args) => secrets::run(args, &cli.global, &printer).await,
+        Command::Export(args) => export::run(args, &cli.global, &printer).await,
         Command::Demo(args) => demo::run(args, &cli.global, &printer).await,
         Command::Validate(args) => validate::run(args, &printer).await,
         Command::Plan(args) => plan::run(args, &cli.global, &printer).await,

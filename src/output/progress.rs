@@ -78,8 +78,15 @@ impl Progress {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(label);
+        let completion_said = self
+            .completed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(label);
         match bar {
             Some(bar) if self.bars.is_some() => bar.finish_with_message(message.to_owned()),
+            // Without a terminal the step's completion line was already printed.
+            _ if completion_said => {}
             _ => self.printer.status(&format!("{label}: {message}")),
         }
     }

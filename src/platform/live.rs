@@ -76,7 +76,7 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Reads one product's live state.
+/// Reads one declared product's live state, with tags where the plan needs them.
 ///
 /// # Errors
 /// The first read that fails after its retries.
@@ -85,12 +85,30 @@ pub async fn read_product(
     spec: &ProductSpec,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveProduct, ProductError> {
+    let needs_tags = |name: &str| match spec.devices.get(name) {
+        Some(declared) => declared.tags.is_some(),
+        None => spec.prune,
+    };
+    read_devices(client, &spec.product_key, &needs_tags, progress).await
+}
+
+/// Reads every device of a product (QueryDevice paging) and the tags of those `needs_tags`
+/// picks (QueryDeviceProp, paced by the limiter).
+///
+/// # Errors
+/// The first read that fails after its retries.
+pub async fn read_devices(
+    client: &Client,
+    product_key: &str,
+    needs_tags: &(dyn Fn(&str) -> bool + Sync),
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<LiveProduct, ProductError> {
     let wrap = |source| ProductError {
-        product_key: spec.product_key.clone(),
+        product_key: product_key.to_owned(),
         source,
     };
-    let listed = list_devices(client, &spec.product_key, |read, total| {
-        progress(&spec.product_key, read, total);
+    let listed = list_devices(client, product_key, |read, total| {
+        progress(product_key, read, total);
     })
     .await
     .map_err(wrap)?;
@@ -106,20 +124,17 @@ pub async fn read_product(
             },
         );
     }
-    let needs_tags: Vec<String> = live
+    let wanted: Vec<String> = live
         .devices
         .keys()
-        .filter(|name| match spec.devices.get(*name) {
-            Some(declared) => declared.tags.is_some(),
-            None => spec.prune,
-        })
+        .filter(|name| needs_tags(name))
         .cloned()
         .collect();
-    let tags: Vec<(String, BTreeMap<String, String>)> = futures::stream::iter(needs_tags)
+    let tags: Vec<(String, BTreeMap<String, String>)> = futures::stream::iter(wanted)
         .map(|name| async move {
             let response = client
                 .call(&QueryDeviceProp {
-                    device: DeviceRef::name(&spec.product_key, &name),
+                    device: DeviceRef::name(product_key, &name),
                 })
                 .await?;
             Ok::<_, Error>((name, parse_props(&response.props)))

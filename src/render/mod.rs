@@ -17,18 +17,6 @@ pub fn json(plan: &Plan) -> String {
     text
 }
 
-/// A name split as prefix, number (with its digit count) and suffix: `meter-00042` →
-/// (`meter-`, 42, 5, ``).
-fn numbered(name: &str) -> Option<(&str, u64, usize, &str)> {
-    let end = name.rfind(|c: char| c.is_ascii_digit())? + 1;
-    let start = name[..end]
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let digits = &name[start..end];
-    let number = digits.parse().ok()?;
-    Some((&name[..start], number, digits.len(), &name[end..]))
-}
-
 /// A run of items whose names count up by one and whose `detail` is the same.
 pub(crate) struct Run<'a, T> {
     /// The items.
@@ -45,7 +33,7 @@ pub(crate) fn runs<'a, T>(
     let mut out: Vec<Run<'a, T>> = Vec::new();
     let mut last_key: Option<(String, u64, usize, String, String)> = None;
     for item in items {
-        let key = numbered(name(item)).map(|(prefix, number, width, suffix)| {
+        let key = crate::model::numbered_name(name(item)).map(|(prefix, number, width, suffix)| {
             (
                 prefix.to_owned(),
                 number,
@@ -87,9 +75,12 @@ mod tests {
 
     #[test]
     fn numbered_names_split() {
-        assert_eq!(numbered("meter-00042"), Some(("meter-", 42, 5, "")));
-        assert_eq!(numbered("a1-x"), Some(("a", 1, 1, "-x")));
-        assert_eq!(numbered("lobby"), None);
+        assert_eq!(
+            crate::model::numbered_name("meter-00042"),
+            Some(("meter-", 42, 5, ""))
+        );
+        assert_eq!(crate::model::numbered_name("a1-x"), Some(("a", 1, 1, "-x")));
+        assert_eq!(crate::model::numbered_name("lobby"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod cli;
+mod export;
 mod interrupts;
 mod render;
 mod support;
