@@ -3,6 +3,7 @@
 mod apply;
 mod demo;
 mod devices;
+mod docs;
 mod emulator;
 mod export;
 mod plan;
@@ -80,6 +81,10 @@ pub enum Command {
     Secrets(secrets::SecretsArgs),
     /// Write manifests of the devices a product has now.
     Export(export::ExportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (or write all pages with --out-dir).
+    Man(docs::ManArgs),
 }
 
 impl GlobalArgs {
@@ -151,6 +156,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Devices(args) => devices::run(args, &cli.global, &printer).await,
         Command::Secrets(args) => secrets::run(args, &cli.global, &printer).await,
         Command::Export(args) => export::run(args, &cli.global, &printer).await,
+        Command::Completions(args) => Ok(docs::completions(&args, &printer)),
+        Command::Man(args) => docs::man(&args, &printer),
         Command::Demo(args) => demo::run(args, &cli.global, &printer).await,
         Command::Validate(args) => validate::run(args, &printer).await,
         Command::Plan(args) => plan::run(args, &cli.global, &printer).await,

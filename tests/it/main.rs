@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod cli;
+mod docs;
 mod export;
 mod interrupts;
 mod render;
