@@ -163,14 +163,29 @@ fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf
             snippet: None,
         };
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+            let mut found: Vec<PathBuf> = Vec::new();
+            // Hidden files and folders below the root (.git, .github, .gitlab-ci.yml) are not
+            // manifests.
+            let walk = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
-                .filter_map(Result::ok)
-                .filter(|entry| entry.file_type().is_file())
-                .map(walkdir::DirEntry::into_path)
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
+                .filter_entry(|entry| {
+                    entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+                });
+            for entry in walk {
+                match entry {
+                    Ok(entry) if entry.file_type().is_file() => {
+                        let file = entry.into_path();
+                        if file.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                            found.push(file);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        diagnostics.push(problem(format!("cannot read the folder: {error}")));
+                    }
+                }
+            }
             if found.is_empty() {
                 diagnostics.push(problem(format!(
                     "the folder {} holds no *.yaml or *.yml files",

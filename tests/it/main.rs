@@ -7,4 +7,5 @@ mod export;
 mod interrupts;
 mod render;
 mod support;
+mod walkthrough;
 mod wire;
