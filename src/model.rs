@@ -85,6 +85,9 @@ pub struct LiveDevice {
 pub struct LiveProduct {
     /// Devices by name.
     pub devices: BTreeMap<String, LiveDevice>,
+    /// Only the declared devices were read (by name), not the whole product: enough when prune
+    /// is off.
+    pub by_name: bool,
 }
 
 /// What the platform has, for the products the manifests name.

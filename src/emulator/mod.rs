@@ -15,6 +15,7 @@ mod xml;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -213,6 +214,8 @@ pub struct Emulator {
     throttle: Mutex<Throttle>,
     log: Mutex<Vec<LoggedRequest>>,
     dirty: watch::Sender<u64>,
+    /// The injected failure probability (`f64` bits), changeable while serving.
+    fail_rate: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -237,6 +240,7 @@ impl Emulator {
         let (dirty, _) = watch::channel(0);
         Ok(Arc::new(Self {
             throttle: Mutex::new(Throttle::new(config.qps_scale)),
+            fail_rate: AtomicU64::new(config.fail_rate.to_bits()),
             config,
             store: Mutex::new(store),
             nonces: Mutex::new(HashMap::new()),
@@ -256,6 +260,11 @@ impl Emulator {
     #[must_use]
     pub fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.log).clone()
+    }
+
+    /// Changes the injected failure probability (e.g. to end a fault phase of a test).
+    pub fn set_fail_rate(&self, rate: f64) {
+        self.fail_rate.store(rate.to_bits(), Ordering::Relaxed);
     }
 
     /// Forgets the request log.
@@ -602,7 +611,8 @@ async fn gateway(
     let params = &answered.params;
     let deep = crate::wire::is_deep_page(action, |key| params.get(key));
     lock(&emulator.throttle).admit(&verified.access_key_id, action, deep)?;
-    if emulator.config.fail_rate > 0.0 && fastrand::f64() < emulator.config.fail_rate {
+    let fail_rate = f64::from_bits(emulator.fail_rate.load(Ordering::Relaxed));
+    if fail_rate > 0.0 && fastrand::f64() < fail_rate {
         return Err(Reject::gateway(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",

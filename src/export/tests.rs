@@ -125,7 +125,10 @@ fn arbitrary_live() -> impl Strategy<Value = LiveProduct> {
         }),
         0..60,
     )
-    .prop_map(|devices| LiveProduct { devices })
+    .prop_map(|devices| LiveProduct {
+        devices,
+        by_name: false,
+    })
 }
 
 proptest! {

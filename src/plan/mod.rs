@@ -90,8 +90,11 @@ pub struct ProductPlan {
     pub instance: Option<String>,
     /// Whether prune is on.
     pub prune: bool,
-    /// Devices on the platform when planned.
+    /// Devices on the platform when planned (with `read_by_name`: the declared ones found).
     pub live_devices: usize,
+    /// Only the declared devices were read, by name (prune off, few devices of a large product).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_by_name: bool,
     /// SHA-256 of the live state the plan was made from.
     pub live_fingerprint: String,
     /// Devices to register, by name.
@@ -233,6 +236,7 @@ pub fn diff(desired: &ProductSpec, live: &LiveProduct) -> ProductPlan {
         instance: desired.instance.clone(),
         prune: desired.prune,
         live_devices: live.devices.len(),
+        read_by_name: live.by_name,
         live_fingerprint: live_fingerprint(live),
         register: Vec::new(),
         update: Vec::new(),

@@ -103,6 +103,7 @@ fn live() -> impl Strategy<Value = LiveProduct> {
                 )
             })
             .collect(),
+        by_name: false,
     })
 }
 

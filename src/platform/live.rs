@@ -9,10 +9,21 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use super::paging::list_devices;
 use super::{Client, Error};
 use crate::model::{DesiredState, LiveDevice, LiveProduct, LiveState, ProductSpec};
-use crate::wire::ops::{DeviceRef, QueryDeviceProp, QueryProduct};
+use crate::wire::MAX_DETAIL_NAMES;
+use crate::wire::ops::{
+    BatchQueryDeviceDetail, DeviceDetail, DeviceRef, QueryDevice, QueryDeviceProp, QueryProduct,
+};
 
 /// How many tag reads run at once (the limiter still paces them at the quota).
 const TAG_READS_IN_FLIGHT: usize = 64;
+
+/// With prune off, manifests naming at most this many devices of a product are read by name
+/// (BatchQueryDeviceDetail, 100 a call: at most 5 calls) without asking how big the product is.
+const BY_NAME_WITHOUT_ASKING: usize = 500;
+
+/// With prune off and more declared devices, reading by name wins when the product holds more
+/// than this many times as many devices: 100 names a call at 5 QPS against 50 a page at 50 QPS.
+const BY_NAME_SIZE_RATIO: usize = 5;
 
 /// A product the platform does not know, or that could not be checked.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +87,9 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Reads one declared product's live state, with tags where the plan needs them.
+/// Reads one declared product's live state, with tags where the plan needs them. With prune off,
+/// only the declared devices matter: when they are few against the product's size they are read
+/// by name; otherwise the whole product is listed.
 ///
 /// # Errors
 /// The first read that fails after its retries.
@@ -89,7 +102,85 @@ pub async fn read_product(
         Some(declared) => declared.tags.is_some(),
         None => spec.prune,
     };
+    if !spec.prune && read_by_name_pays(client, spec).await? {
+        return read_by_name(client, spec, &needs_tags, progress).await;
+    }
     read_devices(client, &spec.product_key, &needs_tags, progress).await
+}
+
+/// Whether reading the declared devices by name costs less than listing the product.
+async fn read_by_name_pays(client: &Client, spec: &ProductSpec) -> Result<bool, ProductError> {
+    let declared = spec.devices.len();
+    if declared <= BY_NAME_WITHOUT_ASKING {
+        return Ok(true);
+    }
+    let size = client
+        .call(&QueryDevice {
+            product_key: Some(spec.product_key.clone()),
+            page_size: Some(1),
+            current_page: Some(1),
+            next_token: None,
+        })
+        .await
+        .map_err(|source| ProductError {
+            product_key: spec.product_key.clone(),
+            source,
+        })?
+        .total as usize;
+    Ok(size > declared * BY_NAME_SIZE_RATIO)
+}
+
+/// Reads the declared devices by name (BatchQueryDeviceDetail, 100 a call), then tags.
+async fn read_by_name(
+    client: &Client,
+    spec: &ProductSpec,
+    needs_tags: &(dyn Fn(&str) -> bool + Sync),
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<LiveProduct, ProductError> {
+    let key = &spec.product_key;
+    let names: Vec<String> = spec.devices.keys().cloned().collect();
+    let total = names.len();
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let found: Vec<DeviceDetail> = futures::stream::iter(names.chunks(MAX_DETAIL_NAMES))
+        .map(|chunk| async {
+            let response = client
+                .call(&BatchQueryDeviceDetail {
+                    product_key: key.clone(),
+                    device_names: chunk.to_vec(),
+                })
+                .await?;
+            let done =
+                asked.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed) + chunk.len();
+            progress(key, done, total);
+            Ok::<_, Error>(response.data.devices)
+        })
+        .buffer_unordered(TAG_READS_IN_FLIGHT)
+        .try_concat()
+        .await
+        .map_err(|source| ProductError {
+            product_key: key.clone(),
+            source,
+        })?;
+    let mut live = LiveProduct {
+        by_name: true,
+        ..LiveProduct::default()
+    };
+    for device in found
+        .into_iter()
+        .filter(|d| spec.devices.contains_key(&d.device_name))
+    {
+        live.devices.insert(
+            device.device_name,
+            LiveDevice {
+                iot_id: device.iot_id,
+                nickname: device.nickname.filter(|n| !n.is_empty()),
+                enabled: device.status != "DISABLE",
+                tags: None,
+            },
+        );
+    }
+    read_tags(client, key, &mut live, needs_tags).await?;
+    Ok(live)
 }
 
 /// Reads every device of a product (QueryDevice paging) and the tags of those `needs_tags`
@@ -124,6 +215,17 @@ pub async fn read_devices(
             },
         );
     }
+    read_tags(client, product_key, &mut live, needs_tags).await?;
+    Ok(live)
+}
+
+/// Reads the tags of the devices `needs_tags` picks (QueryDeviceProp, one a call, paced).
+async fn read_tags(
+    client: &Client,
+    product_key: &str,
+    live: &mut LiveProduct,
+    needs_tags: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(), ProductError> {
     let wanted: Vec<String> = live
         .devices
         .keys()
@@ -142,13 +244,16 @@ pub async fn read_devices(
         .buffer_unordered(TAG_READS_IN_FLIGHT)
         .try_collect()
         .await
-        .map_err(wrap)?;
+        .map_err(|source| ProductError {
+            product_key: product_key.to_owned(),
+            source,
+        })?;
     for (name, device_tags) in tags {
         if let Some(device) = live.devices.get_mut(&name) {
             device.tags = Some(device_tags);
         }
     }
-    Ok(live)
+    Ok(())
 }
 
 /// Reads every declared product's live state, products side by side.

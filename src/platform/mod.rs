@@ -194,14 +194,14 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults: 30 s per try, 5 tries, backoff 200 ms to 20 s, documented quotas.
+    /// Defaults: 30 s per try, 8 tries, backoff 200 ms to 20 s, documented quotas.
     #[must_use]
     pub fn new(endpoint: impl Into<String>, credentials: Credentials) -> Self {
         Self {
             endpoint: endpoint.into(),
             credentials,
             timeout: Duration::from_secs(30),
-            max_attempts: 5,
+            max_attempts: 8,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(20),
             qps_scale: 1.0,

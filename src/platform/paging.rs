@@ -1,40 +1,103 @@
 //! Listings hidden behind plain collections: callers ask for a product's devices and never see
 //! page numbers or tokens.
 
-use super::{Client, Error};
-use crate::wire::MAX_PAGE_SIZE;
-use crate::wire::ops::{ApplyDeviceInfo, DeviceInfo, QueryDevice, QueryPageByApplyId};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Every device of a product, newest first, reading 50 a page with CurrentPage and carrying the
-/// NextToken forward (required past 10,000). `progress` is told how many were read so far.
+use futures::{StreamExt as _, TryStreamExt as _};
+
+use super::{Client, Error};
+use crate::wire::ops::{
+    ApplyDeviceInfo, DeviceInfo, QueryDevice, QueryDeviceResponse, QueryPageByApplyId,
+};
+use crate::wire::{MAX_PAGE_SIZE, NEXT_TOKEN_OFFSET};
+
+/// Pages of the shallow part read at once (the limiter still paces them at the quota).
+const PAGES_IN_FLIGHT: usize = 16;
+
+async fn device_page(
+    client: &Client,
+    product_key: &str,
+    page: u32,
+    next_token: Option<String>,
+) -> Result<QueryDeviceResponse, Error> {
+    client
+        .call(&QueryDevice {
+            product_key: Some(product_key.to_owned()),
+            page_size: Some(MAX_PAGE_SIZE),
+            current_page: Some(page),
+            next_token,
+        })
+        .await
+}
+
+fn is_last(response: &QueryDeviceResponse, page: u32) -> bool {
+    response.next_token.as_deref().is_none_or(str::is_empty)
+        || response.data.devices.len() < MAX_PAGE_SIZE as usize
+        || page >= response.page_count
+}
+
+/// Every device of a product, newest first, 50 a page. Page 1 gives the count; then two paths
+/// run side by side: the rest of the first 10,000 devices by CurrentPage, pages in parallel at the
+/// quota, and from the last of those pages on the NextToken chain (required past 10,000), one page
+/// per round trip. `progress` is told how many were read so far, of how many.
 ///
 /// # Errors
 /// The first call that fails after its retries.
 pub async fn list_devices(
     client: &Client,
     product_key: &str,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<DeviceInfo>, Error> {
-    let mut devices = Vec::new();
-    let mut next_token: Option<String> = None;
-    for page in 1.. {
-        let response = client
-            .call(&QueryDevice {
-                product_key: Some(product_key.to_owned()),
-                page_size: Some(MAX_PAGE_SIZE),
-                current_page: Some(page),
-                next_token: next_token.take(),
-            })
-            .await?;
-        let count = response.data.devices.len();
-        devices.extend(response.data.devices);
-        progress(devices.len(), response.total as usize);
-        next_token = response.next_token.filter(|t| !t.is_empty());
-        if next_token.is_none() || count < MAX_PAGE_SIZE as usize || page >= response.page_count {
-            break;
-        }
+    let first = device_page(client, product_key, 1, None).await?;
+    let total = first.total as usize;
+    let read = AtomicUsize::new(first.data.devices.len());
+    progress(read.load(Ordering::Relaxed), total);
+    if is_last(&first, 1) {
+        return Ok(first.data.devices);
     }
-    Ok(devices)
+    let counted = |response: QueryDeviceResponse| {
+        let done = read.fetch_add(response.data.devices.len(), Ordering::Relaxed)
+            + response.data.devices.len();
+        progress(done, total);
+        response
+    };
+    let shallow_pages = (NEXT_TOKEN_OFFSET / u64::from(MAX_PAGE_SIZE)) as u32;
+    let page_count = first.page_count;
+    // The chain starts at the last page CurrentPage alone can reach, if there are pages past it.
+    let chain_start = (page_count > shallow_pages).then_some(shallow_pages);
+    let parallel_last = chain_start.map_or(page_count, |start| start - 1);
+    let parallel = futures::stream::iter(2..=parallel_last)
+        .map(|page| device_page(client, product_key, page, None))
+        .buffered(PAGES_IN_FLIGHT)
+        .map_ok(counted)
+        .try_collect::<Vec<_>>();
+    let chain = async {
+        let mut pages = Vec::new();
+        let Some(mut page) = chain_start else {
+            return Ok::<_, Error>(pages);
+        };
+        let mut token = None;
+        loop {
+            let response = counted(device_page(client, product_key, page, token.take()).await?);
+            let last = is_last(&response, page);
+            token.clone_from(&response.next_token);
+            pages.push(response);
+            if last {
+                return Ok(pages);
+            }
+            page += 1;
+        }
+    };
+    let (parallel, chain) = futures::future::try_join(parallel, chain).await?;
+    // A device created or deleted while listing can shift a page boundary: keep each name once.
+    let mut seen = HashSet::with_capacity(total);
+    Ok(std::iter::once(first)
+        .chain(parallel)
+        .chain(chain)
+        .flat_map(|response| response.data.devices)
+        .filter(|device| seen.insert(device.device_name.clone()))
+        .collect())
 }
 
 /// Every device an application registered, with its secret (QueryPageByApplyId, 50 a page).

@@ -133,6 +133,7 @@ mod tests {
             instance: None,
             prune: true,
             live_devices: 20_000,
+            read_by_name: false,
             live_fingerprint: String::new(),
             // Every other number, so nothing compresses: the worst case for size.
             register: (0..10_000)

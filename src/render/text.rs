@@ -141,12 +141,22 @@ pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, Str
     }
     lines.push((
         Kind::Header,
-        format!(
-            "product {} ({}), {} device(s) on the platform",
-            product.product_key,
-            where_.join(", "),
-            product.live_devices
-        ),
+        if product.read_by_name {
+            format!(
+                "product {} ({}), by name: {} of {} declared device(s) on the platform",
+                product.product_key,
+                where_.join(", "),
+                product.live_devices,
+                product.live_devices + product.register.len()
+            )
+        } else {
+            format!(
+                "product {} ({}), {} device(s) on the platform",
+                product.product_key,
+                where_.join(", "),
+                product.live_devices
+            )
+        },
     ));
     for run in runs(
         &product.register,

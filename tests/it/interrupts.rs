@@ -252,16 +252,27 @@ async fn registrations_survive_a_fifth_of_calls_failing_and_tight_quotas() {
         log.len(),
         text(&output.stderr)
     );
-    // A failed call can still leave work to finish: a re-run completes it, nothing doubled.
-    if output.status.code() != Some(0) {
+    // A call that failed all its tries leaves work undone and is reported (exit 1); re-runs under
+    // the same faults finish it, nothing doubled.
+    let mut code = output.status.code();
+    let mut reruns = 0;
+    while code != Some(0) {
+        reruns += 1;
+        assert!(
+            reruns <= 3,
+            "no convergence after 3 re-runs: {}",
+            text(&output.stdout)
+        );
         let rerun = iotplan(
             &env,
             dir.path(),
             &["apply", "m", "--auto-approve", "--secrets-out", "s.json"],
         )
         .await;
-        assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun.stdout));
+        code = rerun.status.code();
     }
+    // Faults end before the check, so that it reads what is there.
+    env.running.emulator.set_fail_rate(0.0);
     assert_converged(&env, dir.path(), 2_500, "20 % faults").await;
 }
 

@@ -6,6 +6,7 @@ mod docs;
 mod export;
 mod interrupts;
 mod render;
+mod strategy;
 mod support;
 mod walkthrough;
 mod wire;

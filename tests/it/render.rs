@@ -30,6 +30,7 @@ fn live(devices: &[Row<'_>]) -> LiveProduct {
                 )
             })
             .collect(),
+        by_name: false,
     }
 }
 
