@@ -128,6 +128,9 @@ impl Report {
     }
 }
 
+/// Registration chunks of one product in flight at once.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// Progress callback: (product, phase, done, total).
 pub type ProgressFn = dyn Fn(&str, &str, usize, usize) + Send + Sync;
 
@@ -225,14 +228,39 @@ impl Run<'_> {
             .iter()
             .filter(|r| !resumed_names.contains(&r.name))
             .collect();
-        for chunk in pending.chunks(MAX_CHECK_NAMES) {
-            if self.stopped() {
-                report.interrupted = true;
-                return Ok(report);
-            }
-            let chunk: Vec<Registration> = chunk.iter().map(|r| (*r).clone()).collect();
-            self.register_chunk(client, key, &journal, &chunk, &mut report)
-                .await?;
+        // Chunks run side by side, so one chunk's asynchronous waits overlap another's calls; the
+        // limiter keeps every Action at its quota.
+        let chunk_reports: Vec<Result<ProductReport, Error>> =
+            futures::stream::iter(pending.chunks(MAX_CHECK_NAMES))
+                .map(|chunk| {
+                    let journal = &journal;
+                    async move {
+                        let mut part = ProductReport::default();
+                        if self.stopped() {
+                            part.interrupted = true;
+                            return Ok(part);
+                        }
+                        let chunk: Vec<Registration> =
+                            chunk.iter().map(|r| (*r).clone()).collect();
+                        self.register_chunk(client, key, journal, &chunk, &mut part)
+                            .await?;
+                        Ok(part)
+                    }
+                })
+                .buffer_unordered(CHUNKS_IN_FLIGHT)
+                .collect()
+                .await;
+        for part in chunk_reports {
+            let part = part?;
+            report.registered += part.registered;
+            report.tagged += part.tagged;
+            report.disabled += part.disabled;
+            report.secrets_written += part.secrets_written;
+            report.failures.extend(part.failures);
+            report.interrupted |= part.interrupted;
+        }
+        if report.interrupted {
+            return Ok(report);
         }
         if self.stopped() {
             report.interrupted = true;

@@ -332,16 +332,25 @@ fn load_state(path: &std::path::Path) -> Result<Store, Error> {
     Ok(store)
 }
 
-/// The emulator's HTTP routes: the API on `/`, and the request log on `/_emulator/requests`.
+/// The emulator's HTTP routes: the API on `/`, and the request log on `/_emulator/requests`
+/// (GET reads it, DELETE clears it).
 pub fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
-        .route("/_emulator/requests", axum::routing::get(request_log))
+        .route(
+            "/_emulator/requests",
+            axum::routing::get(request_log).delete(clear_request_log),
+        )
         .fallback(handle)
         .with_state(emulator)
 }
 
 async fn request_log(State(emulator): State<Arc<Emulator>>) -> Response {
     axum::Json(emulator.requests()).into_response()
+}
+
+async fn clear_request_log(State(emulator): State<Arc<Emulator>>) -> StatusCode {
+    emulator.clear_requests();
+    StatusCode::NO_CONTENT
 }
 
 /// Decodes `application/x-www-form-urlencoded` text strictly: UTF-8 only, no repeated names.
