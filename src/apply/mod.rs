@@ -240,8 +240,7 @@ impl Run<'_> {
                             part.interrupted = true;
                             return Ok(part);
                         }
-                        let chunk: Vec<Registration> =
-                            chunk.iter().map(|r| (*r).clone()).collect();
+                        let chunk: Vec<Registration> = chunk.iter().map(|r| (*r).clone()).collect();
                         self.register_chunk(client, key, journal, &chunk, &mut part)
                             .await?;
                         Ok(part)

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Reject;
-use super::store::{ApplyKind, Product, Store, random_alnum};
+use super::store::{self, ApplyKind, Product, Store, random_alnum};
+use super::{Reject, sql};
 use crate::secret::Secret;
 use crate::wire::ops::{
     ApplyDeviceInfo, ApplyDeviceList, ApplyIdData, ApplyIdResponse, ApplyStatus, BatchCheckData,
@@ -19,10 +19,11 @@ use crate::wire::ops::{
     DeviceState, DeviceStateList, DisableThing, Empty, EnableThing, InvalidDetail,
     InvalidDeviceNames, InvalidDeviceNicknames, NameList, Operation, ProductData, ProductInfo,
     ProductInfoList, ProductListData, QueryBatchRegisterDeviceStatus,
-    QueryBatchRegisterDeviceStatusResponse, QueryDevice, QueryDeviceProp, QueryDevicePropResponse,
-    QueryDeviceResponse, QueryPageByApplyId, QueryPageByApplyIdResponse, QueryProduct,
-    QueryProductList, QueryProductListResponse, QueryProductResponse, RegisterStatusData,
-    RepeatedDeviceNames, SaveDeviceProp, StatusInvalidDetails,
+    QueryBatchRegisterDeviceStatusResponse, QueryDevice, QueryDeviceBySql,
+    QueryDeviceBySqlResponse, QueryDeviceProp, QueryDevicePropResponse, QueryDeviceResponse,
+    QueryPageByApplyId, QueryPageByApplyIdResponse, QueryProduct, QueryProductList,
+    QueryProductListResponse, QueryProductResponse, RegisterStatusData, RepeatedDeviceNames,
+    SaveDeviceProp, SqlDevice, SqlTag, StatusInvalidDetails,
 };
 use crate::wire::params::Params;
 use crate::wire::{self, Action};
@@ -74,6 +75,7 @@ pub(crate) fn dispatch(
         Action::QueryPageByApplyId => query_page_by_apply_id(store, ctx, &read(params)?),
         Action::BatchRegisterDevice => batch_register_device(store, ctx, &read(params)?),
         Action::QueryDevice => query_device(store, ctx, &read(params)?),
+        Action::QueryDeviceBySQL => query_device_by_sql(store, ctx, &read(params)?),
         Action::BatchQueryDeviceDetail => batch_query_device_detail(store, ctx, &read(params)?),
         Action::BatchGetDeviceState => batch_get_device_state(store, ctx, &read(params)?),
         Action::DeleteDevice => {
@@ -556,6 +558,82 @@ fn query_device(
             page,
             next_token: Some(next_token),
             data: DeviceInfoList { devices: list },
+        },
+        false,
+    )
+}
+
+/// QueryDeviceBySQL over the devices of the request's (Enterprise Edition) instance.
+fn query_device_by_sql(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &QueryDeviceBySql,
+) -> Result<Answer, Reject> {
+    let Some(instance) = ctx.instance else {
+        return Err(Reject::business(
+            "iot.common.APINotSupportedInInstance",
+            "QueryDeviceBySQL is available on Enterprise Edition instances only.",
+        ));
+    };
+    let query = sql::parse(&request.sql).map_err(|error| match error {
+        sql::SqlError::Format(message) => {
+            Reject::business("iot.common.InvalidFormattedParameter", &message)
+        }
+        sql::SqlError::Page(message) => Reject::business("iot.common.InvalidPageParams", &message),
+    })?;
+    let mut rows: Vec<(&str, &store::Device)> = store
+        .products
+        .values()
+        .filter(|product| product.instance.as_deref() == Some(instance))
+        .filter_map(|product| store.devices.get(&product.key).map(|d| (product, d)))
+        .flat_map(|(product, devices)| {
+            devices
+                .by_name
+                .values()
+                .map(move |device| (product.key.as_str(), device))
+        })
+        .filter(|(key, device)| query.matches(key, device))
+        .collect();
+    if query.count {
+        return answer(
+            &QueryDeviceBySqlResponse {
+                data: Vec::new(),
+                total_count: Some(rows.len() as u64),
+            },
+            false,
+        );
+    }
+    match query.order_by_create {
+        Some(true) => rows.sort_by_key(|(_, d)| (d.created_ms, d.seq)),
+        Some(false) => rows.sort_by_key(|(_, d)| (d.modified_ms, d.seq)),
+        None => rows.sort_by_key(|(key, d)| (std::cmp::Reverse(d.seq), *key)),
+    }
+    let data = rows
+        .into_iter()
+        .skip(query.offset as usize)
+        .take(query.limit as usize)
+        .map(|(key, device)| SqlDevice {
+            product_key: key.to_owned(),
+            device_name: device.name.clone(),
+            iot_id: device.iot_id.clone(),
+            nickname: device.nickname.clone(),
+            status: device.status().to_owned(),
+            gmt_create: sql::format_time(device.created_ms),
+            gmt_modified: sql::format_time(device.modified_ms),
+            tags: device
+                .tags
+                .iter()
+                .map(|(name, value)| SqlTag {
+                    tag_name: name.clone(),
+                    tag_value: value.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    answer(
+        &QueryDeviceBySqlResponse {
+            data,
+            total_count: None,
         },
         false,
     )

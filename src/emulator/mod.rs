@@ -8,6 +8,7 @@
 mod auth;
 mod handlers;
 pub mod seed;
+mod sql;
 pub mod store;
 mod throttle;
 mod xml;

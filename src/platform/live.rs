@@ -9,10 +9,11 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use super::paging::list_devices;
 use super::{Client, Error};
 use crate::model::{DesiredState, LiveDevice, LiveProduct, LiveState, ProductSpec};
-use crate::wire::MAX_DETAIL_NAMES;
 use crate::wire::ops::{
-    BatchQueryDeviceDetail, DeviceDetail, DeviceRef, QueryDevice, QueryDeviceProp, QueryProduct,
+    BatchQueryDeviceDetail, DeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql,
+    QueryDeviceProp, QueryProduct, SqlDevice,
 };
+use crate::wire::{MAX_DETAIL_NAMES, MAX_SQL_OFFSET, MAX_SQL_ROWS};
 
 /// How many tag reads run at once (the limiter still paces them at the quota).
 const TAG_READS_IN_FLIGHT: usize = 64;
@@ -105,7 +106,112 @@ pub async fn read_product(
     if !spec.prune && read_by_name_pays(client, spec).await? {
         return read_by_name(client, spec, &needs_tags, progress).await;
     }
+    let tags_needed = spec.prune || spec.devices.values().any(|d| d.tags.is_some());
+    if tags_needed && spec.instance.is_some() {
+        match read_by_sql(client, &spec.product_key, progress).await {
+            Ok(Some(live)) => return Ok(live),
+            Ok(None) => {}
+            Err(source) => {
+                return Err(ProductError {
+                    product_key: spec.product_key.clone(),
+                    source,
+                });
+            }
+        }
+    }
     read_devices(client, &spec.product_key, &needs_tags, progress).await
+}
+
+/// Whether an error means QueryDeviceBySQL is not there to use (not Enterprise Edition, not
+/// this region, or a statement form it does not take): then the other reads are used.
+fn sql_unavailable(error: &Error) -> bool {
+    matches!(error, Error::Api(api) if api.kind == super::ErrorKind::Business
+        && !api.code.contains("Throttling")
+        && !api.code.contains("SystemException"))
+}
+
+/// Reads a product with its tags inline through QueryDeviceBySQL, 50 rows a call at its quota:
+/// one `count(*)`, then the rows in creation order. `None` when the instance does not offer it,
+/// when the product holds more than one statement can page through (10,000), or when the rows
+/// do not add up to the count (devices changed while reading); the caller then lists instead.
+///
+/// # Errors
+/// A failure other than the operation being unavailable.
+async fn read_by_sql(
+    client: &Client,
+    product_key: &str,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<Option<LiveProduct>, Error> {
+    let counted = client
+        .call(&QueryDeviceBySql {
+            sql: format!("SELECT count(*) FROM device WHERE product_key = '{product_key}'"),
+        })
+        .await;
+    let total = match counted {
+        Ok(response) => response.total_count.unwrap_or(0),
+        Err(error) if sql_unavailable(&error) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    if total > MAX_SQL_OFFSET {
+        tracing::debug!(
+            product_key,
+            total,
+            "over 10,000 devices: listing instead of SQL"
+        );
+        return Ok(None);
+    }
+    let read = std::sync::atomic::AtomicUsize::new(0);
+    let offsets = (0..total).step_by(MAX_SQL_ROWS as usize);
+    let rows: Vec<SqlDevice> = futures::stream::iter(offsets)
+        .map(|offset| {
+            let read = &read;
+            async move {
+                let page = client
+                    .call(&QueryDeviceBySql {
+                        sql: format!(
+                            "SELECT * FROM device WHERE product_key = '{product_key}' ORDER BY gmt_create LIMIT {offset},{MAX_SQL_ROWS}"
+                        ),
+                    })
+                    .await?;
+                let done = read.fetch_add(page.data.len(), std::sync::atomic::Ordering::Relaxed)
+                    + page.data.len();
+                progress(product_key, done, total as usize);
+                Ok::<_, Error>(page.data)
+            }
+        })
+        .buffer_unordered(TAG_READS_IN_FLIGHT)
+        .try_concat()
+        .await?;
+    let mut live = LiveProduct::default();
+    for row in rows
+        .into_iter()
+        .filter(|row| row.product_key == product_key)
+    {
+        live.devices.insert(
+            row.device_name,
+            LiveDevice {
+                iot_id: row.iot_id,
+                nickname: row.nickname.filter(|n| !n.is_empty()),
+                enabled: row.status != "DISABLE",
+                tags: Some(
+                    row.tags
+                        .into_iter()
+                        .map(|tag| (tag.tag_name, tag.tag_value))
+                        .collect(),
+                ),
+            },
+        );
+    }
+    if live.devices.len() as u64 != total {
+        tracing::debug!(
+            product_key,
+            total,
+            read = live.devices.len(),
+            "SQL rows do not add up: listing instead"
+        );
+        return Ok(None);
+    }
+    Ok(Some(live))
 }
 
 /// Whether reading the declared devices by name costs less than listing the product.

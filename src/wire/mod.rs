@@ -67,6 +67,7 @@ actions! {
     DisableThing => 500, true;
     SaveDeviceProp => 50, true;
     QueryDeviceProp => 50, false;
+    QueryDeviceBySQL => 10, false;
     DeleteDeviceProp => 500, true;
     QueryProduct => 50, false;
     QueryProductList => 50, false;
@@ -107,6 +108,15 @@ pub fn is_deep_page<'a>(action: Action, param: impl Fn(&str) -> Option<&'a str>)
 
 /// Past this offset (`CurrentPage × PageSize`), QueryDevice requires a `NextToken`.
 pub const NEXT_TOKEN_OFFSET: u64 = 10_000;
+
+/// Longest QueryDeviceBySQL statement.
+pub const MAX_SQL_CHARS: usize = 400;
+
+/// Most rows one QueryDeviceBySQL page holds (`LIMIT n,k`: `k` at most this).
+pub const MAX_SQL_ROWS: u64 = 50;
+
+/// QueryDeviceBySQL reads no row past this offset of one WHERE (`n + k` at most this).
+pub const MAX_SQL_OFFSET: u64 = 10_000;
 
 /// Most names one BatchCheckDeviceNames accepts; the platform drops the rest silently.
 pub const MAX_CHECK_NAMES: usize = 10_000;

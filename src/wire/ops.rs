@@ -1288,3 +1288,76 @@ mod tests {
         assert_eq!(parsed.data.invalid_detail_list.items[0].error_msg, "bad");
     }
 }
+
+/// QueryDeviceBySQL: a SQL-like search over an Enterprise Edition instance's devices, tags inline.
+/// The statement is `SELECT <*|count(*)> FROM device WHERE … [ORDER BY …] [LIMIT n,k]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryDeviceBySql {
+    /// The statement (at most 400 characters).
+    pub sql: String,
+}
+
+/// A tag as QueryDeviceBySQL returns it (`TagName`, not `TagKey`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SqlTag {
+    /// The key.
+    pub tag_name: String,
+    /// The value.
+    #[serde(default)]
+    pub tag_value: String,
+}
+
+/// One QueryDeviceBySQL row.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SqlDevice {
+    /// The product.
+    pub product_key: String,
+    /// The name.
+    pub device_name: String,
+    /// The IotId.
+    pub iot_id: String,
+    /// The nickname.
+    #[serde(default)]
+    pub nickname: Option<String>,
+    /// `ONLINE`, `OFFLINE`, `UNACTIVE` or `DISABLE`.
+    #[serde(default)]
+    pub status: String,
+    /// Creation time (opaque text).
+    #[serde(default)]
+    pub gmt_create: String,
+    /// Last change (opaque text).
+    #[serde(default)]
+    pub gmt_modified: String,
+    /// The tags.
+    #[serde(default)]
+    pub tags: Vec<SqlTag>,
+}
+
+/// QueryDeviceBySQL's success body: `Data` is a bare array; `TotalCount` only for `count(*)`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryDeviceBySqlResponse {
+    /// The rows.
+    #[serde(default)]
+    pub data: Vec<SqlDevice>,
+    /// The count of a `count(*)` statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+}
+
+impl Operation for QueryDeviceBySql {
+    const ACTION: Action = Action::QueryDeviceBySQL;
+    type Response = QueryDeviceBySqlResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query("SQL", &self.sql);
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            sql: params.required("SQL")?.to_owned(),
+        })
+    }
+}

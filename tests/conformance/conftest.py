@@ -17,8 +17,16 @@ class Emulator:
     def __init__(self, tmp_path, *extra):
         seed = tmp_path / "seed.yaml"
         seed.write_text(
+            "instances: [iot-conform01]\n"
             "products:\n"
             "  - {key: a1BigFleet01, name: big_fleet, generate: {prefix: meter-, count: 10120, width: 5}}\n"
+            "  - key: a1SqlFleet01\n"
+            "    instance: iot-conform01\n"
+            "    devices:\n"
+            + "".join(
+                f"      - {{name: sql-dev-{n:03}, nickname: Room_{n}, tags: {{room: '{100 + n}', floor: '3'}}}}\n"
+                for n in range(1, 121)
+            )
         )
         args = [
             BIN, "emulator", "--listen", "127.0.0.1:0",

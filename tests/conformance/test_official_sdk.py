@@ -216,3 +216,47 @@ def test_throttling_answers_carry_retry_after(throttled_emulator):
             assert getattr(error, "retry_after", None), "throttling answers carry x-acs-retry-after"
     assert codes[:5] == ["ok"] * 5
     assert "Throttling.User" in codes
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_query_device_by_sql_counts_pages_and_returns_tags(emulator, algorithm):
+    client = make_client(emulator.host, algorithm)
+    count = client.query_device_by_sql(m.QueryDeviceBySQLRequest(
+        iot_instance_id="iot-conform01",
+        sql="SELECT count(*) FROM device WHERE product_key = 'a1SqlFleet01'",
+    )).body
+    assert count.success, count.error_message
+    assert count.total_count == 120 and count.data == []
+
+    rows, offset = [], 0
+    while True:
+        body = client.query_device_by_sql(m.QueryDeviceBySQLRequest(
+            iot_instance_id="iot-conform01",
+            sql=f"SELECT * FROM device WHERE product_key = 'a1SqlFleet01' ORDER BY gmt_create LIMIT {offset},50",
+        )).body
+        assert body.success, body.error_message
+        rows.extend(body.data)
+        if len(body.data) < 50:
+            break
+        offset += 50
+    assert len(rows) == 120 and len({r.iot_id for r in rows}) == 120
+    first = rows[0]
+    assert first.device_name == "sql-dev-001" and first.nickname == "Room_1" and first.status == "UNACTIVE"
+    assert {(t.tag_name, t.tag_value) for t in first.tags} == {("room", "101"), ("floor", "3")}
+    assert first.gmt_create
+
+    tagged = client.query_device_by_sql(m.QueryDeviceBySQLRequest(
+        iot_instance_id="iot-conform01",
+        sql='SELECT * FROM device WHERE tag.tag_name = "room" AND tag.tag_value = "117" LIMIT 10',
+    )).body
+    assert [r.device_name for r in tagged.data] == ["sql-dev-017"]
+
+    for sql, code in [
+        ("SELECT * FROM device WHERE name LIKE '%dev' LIMIT 10", "iot.common.InvalidFormattedParameter"),
+        ("SELECT * FROM device WHERE product_key = 'a1SqlFleet01' LIMIT 9990,20", "iot.common.InvalidPageParams"),
+    ]:
+        refused = client.query_device_by_sql(m.QueryDeviceBySQLRequest(iot_instance_id="iot-conform01", sql=sql)).body
+        assert not refused.success and refused.code == code, sql
+    public = client.query_device_by_sql(m.QueryDeviceBySQLRequest(
+        sql="SELECT count(*) FROM device WHERE product_key = 'a1BigFleet01'")).body
+    assert not public.success and public.code == "iot.common.APINotSupportedInInstance"

@@ -1,0 +1,306 @@
+"""Fleet-scale benchmark: iotplan (release build) against `iotplan emulator` with the documented
+per-Action quotas and an injected latency per call (default 20 ms).
+
+For every scenario it prints the API calls by Action against the minimum for the strategy
+iotplan chose, the wall time against the bound the quotas and the latency allow, throttled
+answers, and peak RSS; and, where a user would script it, the same read done with Alibaba's
+official Python SDK (sequential QueryDevice paging, one QueryDeviceProp per device).
+
+Bounds (RTT = the injected latency; Q(A) = Action A's quota per second):
+  n calls of Action A      (n - 1) / Q(A): the first goes at once, then one per 1/Q(A) s
+  listing P pages          3 RTT + max((P - 1) / Q(QueryDevice), C * RTT), where C = P - 199 pages
+                           (0 when P <= 200) follow the NextToken chain one round trip each; the
+                           3 RTT are the product check, the size question and page 1
+  tags for N devices       + (N - 1) / Q(QueryDeviceProp)   (read after the listing)
+  by name, N names         2 RTT + (ceil(N / 100) - 1) / Q(BatchQueryDeviceDetail)
+  registering N devices    plan + 2 * (2 RTT + apply delay) + (ceil(N / 50) - 1) / Q(QueryPageByApplyId),
+                           chunks of 10,000 overlapping (4 at a time)
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = os.environ.get("IOTPLAN_BIN", str(ROOT / "target" / "release" / "iotplan"))
+KEY_ID, KEY_SECRET = "iotplan-demo", "iotplan-demo-secret"
+QUOTA = {
+    "QueryDevice": 50, "QueryDeviceProp": 50, "BatchQueryDeviceDetail": 5, "QueryProduct": 50,
+    "BatchCheckDeviceNames": 10, "QueryBatchRegisterDeviceStatus": 30,
+    "BatchRegisterDeviceWithApplyId": 500, "QueryPageByApplyId": 50,
+}
+
+
+class Emulator:
+    def __init__(self, workdir, seed, latency_ms, apply_delay_ms, qps_scale=1.0):
+        seed_path = workdir / "seed.json"
+        seed_path.write_text(json.dumps(seed))
+        self.proc = subprocess.Popen(
+            [BIN, "emulator", "--listen", "127.0.0.1:0", "--seed", str(seed_path),
+             "--latency-ms", str(latency_ms), "--apply-delay-ms", str(apply_delay_ms),
+             "--qps-scale", str(qps_scale)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        match = re.search(r"(http://[0-9.]+:[0-9]+)", self.proc.stderr.readline())
+        assert match, "the emulator did not start"
+        self.endpoint = match.group(1)
+        self.host = self.endpoint.removeprefix("http://")
+
+    def log(self):
+        with urllib.request.urlopen(self.endpoint + "/_emulator/requests") as answer:
+            return json.load(answer)
+
+    def clear(self):
+        urllib.request.urlopen(urllib.request.Request(self.endpoint + "/_emulator/requests", method="DELETE")).close()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def run_measured(args, cwd, endpoint):
+    """Runs iotplan and returns wall, exit code, stdout, stderr, peak RSS (MB), CPU seconds."""
+    env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET=KEY_SECRET,
+               ALIBABA_CLOUD_REGION_ID="cn-shanghai", IOTPLAN_ENDPOINT=endpoint, NO_COLOR="1")
+    env.pop("RUST_LOG", None)
+    out_file = tempfile.TemporaryFile()
+    err_file = tempfile.TemporaryFile()
+    # GNU time reports iotplan's own peak RSS (a child forked from this Python process would
+    # count the Python pages it started with) and its CPU time.
+    stats = tempfile.NamedTemporaryFile(suffix=".time")
+    started = time.monotonic()
+    code = subprocess.call(["/usr/bin/time", "-q", "-o", stats.name, "-f", "%M %U %S", BIN, *args],
+                           cwd=cwd, env=env, stdout=out_file, stderr=err_file)
+    wall = time.monotonic() - started
+    max_kb, user, system = open(stats.name).read().split()[-3:]
+    out_file.seek(0)
+    err_file.seek(0)
+    return {
+        "wall": wall, "code": code, "stdout": out_file.read().decode(),
+        "stderr": err_file.read().decode(), "rss_mb": int(max_kb) / 1024,
+        "cpu": float(user) + float(system),
+    }
+
+
+def calls_by_action(log):
+    calls, throttled = {}, 0
+    for request in log:
+        calls[request["action"]] = calls.get(request["action"], 0) + 1
+        if (request.get("code") or "").startswith("Throttling"):
+            throttled += 1
+    return calls, throttled
+
+
+def paced(calls, action):
+    """The least time `calls` calls of one Action take at its quota (the first goes at once)."""
+    return max(0, calls - 1) / QUOTA[action]
+
+
+def listing_bound(pages, rtt):
+    chain = max(0, pages - 199) if pages > 200 else 0
+    return 3 * rtt + max(paced(pages, "QueryDevice"), chain * rtt)
+
+
+def manifest(path, product, count, prune=False, tags=False, start=1):
+    lines = ["apiVersion: iotplan/v1", "kind: DeviceSet", f"product: {product}", f"prune: {str(prune).lower()}",
+             "devices:", f"  - name: unit-{{n:06}}", f"    range: {{from: {start}, to: {start + count - 1}}}"]
+    if tags:
+        lines.append("    tags: {fleet: bench}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def sdk_client(host):
+    from alibabacloud_iot20180120.client import Client
+    from alibabacloud_tea_openapi import models as open_api_models
+    return Client(open_api_models.Config(access_key_id=KEY_ID, access_key_secret=KEY_SECRET, endpoint=host,
+                                         protocol="http", region_id="cn-shanghai"))
+
+
+def sdk_read(host, product, with_tags):
+    """What a user writes today: QueryDevice pages in sequence, then QueryDeviceProp per device."""
+    from alibabacloud_iot20180120 import models as m
+    client = sdk_client(host)
+    started = time.monotonic()
+    names, token, page = [], None, 1
+    while True:
+        body = client.query_device(m.QueryDeviceRequest(product_key=product, page_size=50, current_page=page,
+                                                        next_token=token)).body
+        names.extend(d.device_name for d in body.data.device_info)
+        token = body.next_token
+        if not token or len(body.data.device_info) < 50:
+            break
+        page += 1
+    if with_tags:
+        for name in names:
+            client.query_device_prop(m.QueryDevicePropRequest(product_key=product, device_name=name))
+    return time.monotonic() - started, len(names)
+
+
+def seed_products(count, tagged):
+    devices = None
+    if tagged:
+        devices = [{"name": f"unit-{n:06}", "tags": {"fleet": "bench"}} for n in range(1, count + 1)]
+    product = {"key": "a1BenchFleet"}
+    if devices is not None:
+        product["devices"] = devices
+    else:
+        product["generate"] = {"prefix": "unit-", "count": count, "width": 6}
+    return {"products": [product, {"key": "a1BenchNew"}]}
+
+
+def report(rows, name, calls, minimum, wall, bound, throttled, rss, extra=""):
+    ratio_calls = sum(calls.values()) / minimum if minimum else float("nan")
+    rows.append((name, sum(calls.values()), minimum, ratio_calls, wall, bound, wall / bound, throttled, rss, extra))
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+    print(f"  {name}: calls {sum(calls.values())} ({detail}) vs minimum {minimum} = {ratio_calls:.3f}x; "
+          f"wall {wall:.2f} s vs bound {bound:.2f} s = {wall / bound:.2f}x; throttled {throttled}; "
+          f"peak RSS {rss:.0f} MB {extra}", flush=True)
+
+
+def bench_size(count, latency_ms, apply_delay_ms, rows, tags_size):
+    rtt = latency_ms / 1000
+    print(f"\n== {count} devices, {latency_ms} ms latency, real quotas", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = pathlib.Path(tmp)
+        emu = Emulator(work, seed_products(count, tagged=False), latency_ms, apply_delay_ms)
+        try:
+            # Plan: every device declared, no tags, no changes.
+            manifest(work / "m.yaml", "a1BenchFleet", count)
+            emu.clear()
+            run = run_measured(["plan", "m.yaml", "--detailed-exitcode"], work, emu.endpoint)
+            assert run["code"] == 0, run["stderr"][-2000:]
+            calls, throttled = calls_by_action(emu.log())
+            pages = math.ceil(count / 50)
+            by_name = count <= 500
+            if by_name:
+                minimum = 1 + math.ceil(count / 100)
+                bound = 2 * rtt + paced(math.ceil(count / 100), "BatchQueryDeviceDetail")
+            else:
+                minimum, bound = 2 + pages, listing_bound(pages, rtt)
+            emu.clear()
+            sdk_wall, sdk_seen = sdk_read(emu.host, "a1BenchFleet", with_tags=False)
+            assert sdk_seen == count
+            report(rows, f"plan {count}, no tags", calls, minimum, run["wall"], bound, throttled, run["rss_mb"],
+                   f"(SDK script {sdk_wall:.2f} s: iotplan takes {run['wall'] / sdk_wall:.2f}x)")
+
+            # Plan: 50 declared devices of this product, prune off: read by name.
+            manifest(work / "m.yaml", "a1BenchFleet", 50, start=count - 49)
+            emu.clear()
+            run = run_measured(["plan", "m.yaml", "--detailed-exitcode"], work, emu.endpoint)
+            assert run["code"] == 0, run["stderr"][-2000:]
+            calls, throttled = calls_by_action(emu.log())
+            report(rows, f"plan 50 of {count}", calls, 2, run["wall"], 2 * rtt,
+                   throttled, run["rss_mb"], "(minimum: the product check and one by-name call)")
+
+            # Apply: the same number of new devices in another product.
+            manifest(work / "m.yaml", "a1BenchNew", count)
+            emu.clear()
+            run = run_measured(["apply", "m.yaml", "--auto-approve", "--secrets-out", "s.json"], work, emu.endpoint)
+            assert run["code"] == 0, run["stdout"][-2000:] + run["stderr"][-2000:]
+            written = len(json.loads((work / "s.json").read_text())["devices"])
+            assert written == count, f"{written} secrets written"
+            calls, throttled = calls_by_action(emu.log())
+            chunks = math.ceil(count / 10_000)
+            polls = calls.get("QueryBatchRegisterDeviceStatus", 0)
+            # Planning into an empty product: the check, then by name (up to 500) or the size
+            # question and one empty page.
+            if count <= 500:
+                plan_calls = 1 + math.ceil(count / 100)
+                plan_bound = 2 * rtt + paced(math.ceil(count / 100), "BatchQueryDeviceDetail")
+            else:
+                plan_calls, plan_bound = 3, 3 * rtt
+            minimum = plan_calls + 2 * chunks + pages + polls
+            bound = plan_bound + 2 * (2 * rtt + apply_delay_ms / 1000) + paced(pages, "QueryPageByApplyId")
+            report(rows, f"apply {count} new", calls, minimum, run["wall"], bound, throttled, run["rss_mb"],
+                   f"({polls} status polls counted in the minimum; {written} secrets written)")
+        finally:
+            emu.stop()
+
+    if count == tags_size:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = pathlib.Path(tmp)
+            emu = Emulator(work, seed_products(count, tagged=True), latency_ms, apply_delay_ms)
+            try:
+                manifest(work / "m.yaml", "a1BenchFleet", count, tags=True)
+                emu.clear()
+                run = run_measured(["plan", "m.yaml", "--detailed-exitcode"], work, emu.endpoint)
+                assert run["code"] == 0, run["stderr"][-2000:]
+                calls, throttled = calls_by_action(emu.log())
+                pages = math.ceil(count / 50)
+                minimum = 2 + pages + count
+                bound = listing_bound(pages, rtt) + paced(count, "QueryDeviceProp")
+                sql_bound = 2 * rtt + max(0, count / 50 - 1) / 10
+                emu.clear()
+                sdk_wall, _ = sdk_read(emu.host, "a1BenchFleet", with_tags=True)
+                report(rows, f"plan {count}, tags declared", calls, minimum, run["wall"], bound, throttled,
+                       run["rss_mb"], f"(SDK script {sdk_wall:.2f} s: {run['wall'] / sdk_wall:.2f}x; "
+                                      f"QueryDeviceBySQL would allow {sql_bound:.1f} s: {run['wall'] / sql_bound:.1f}x)")
+            finally:
+                emu.stop()
+
+
+def local_work(rows):
+    """Parsing, validating and diffing 1,000,000 declared devices, and plan's peak RSS over them."""
+    print("\n== 1,000,000 declared devices: local work", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = pathlib.Path(tmp)
+        manifest(work / "range.yaml", "a1BenchFleet", 1_000_000)
+        with open(work / "list.yaml", "w") as f:
+            f.write("apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BenchFleet\ndevices:\n")
+            for n in range(1, 1_000_001):
+                f.write(f"  - name: unit-{n:06}\n")
+        for name in ("range.yaml", "list.yaml"):
+            run = run_measured(["validate", name], work, "http://127.0.0.1:9")
+            assert run["code"] == 0, run["stderr"][-2000:]
+            print(f"  validate {name}: {run['cpu']:.2f} s CPU, peak RSS {run['rss_mb']:.0f} MB", flush=True)
+            rows.append((f"validate 1,000,000 ({name})", None, None, None, run["wall"], None, None, None,
+                         run["rss_mb"], f"{run['cpu']:.2f} s CPU"))
+        emu = Emulator(work, seed_products(1_000_000, tagged=False), 0, 0, qps_scale=0)
+        try:
+            run = run_measured(["plan", "range.yaml", "--detailed-exitcode", "--qps-scale", "1000"], work, emu.endpoint)
+            assert run["code"] == 0, run["stderr"][-2000:]
+            print(f"  plan 1,000,000 (no latency, quotas lifted): {run['wall']:.1f} s, {run['cpu']:.2f} s CPU, "
+                  f"peak RSS {run['rss_mb']:.0f} MB", flush=True)
+            rows.append(("plan 1,000,000 (no latency)", None, None, None, run["wall"], None, None, None,
+                         run["rss_mb"], f"{run['cpu']:.2f} s CPU"))
+        finally:
+            emu.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 and 10,000 devices only")
+    parser.add_argument("--sizes", help="comma-separated device counts (overrides --quick)")
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--apply-delay-ms", type=int, default=500)
+    parser.add_argument("--tags-size", type=int, default=None, help="size of the tags-declared plan run")
+    parser.add_argument("--no-local", action="store_true", help="skip the 1,000,000-device local work")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    tags_size = args.tags_size or (1_000 if args.quick else 10_000)
+    print(f"iotplan bench on {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
+          f"binary {BIN}", flush=True)
+    rows = []
+    for size in sizes:
+        bench_size(size, args.latency_ms, args.apply_delay_ms, rows, tags_size)
+    if not args.quick and not args.no_local:
+        local_work(rows)
+    print("\n| Scenario | Calls | Minimum | Calls/min | Wall (s) | Bound (s) | Wall/bound | Throttled | Peak RSS (MB) | Notes |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, calls, minimum, ratio, wall, bound, wall_ratio, throttled, rss, notes in rows:
+        def cell(value, fmt):
+            return "" if value is None else format(value, fmt)
+        print(f"| {name} | {cell(calls, 'd')} | {cell(minimum, 'd')} | {cell(ratio, '.3f')} | {wall:.2f} | "
+              f"{cell(bound, '.2f')} | {cell(wall_ratio, '.2f')} | {cell(throttled, 'd')} | {rss:.0f} | {notes} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
