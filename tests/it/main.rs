@@ -5,6 +5,7 @@ mod cli;
 mod docs;
 mod export;
 mod interrupts;
+mod leaks;
 mod render;
 mod strategy;
 mod support;
