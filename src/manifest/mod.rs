@@ -297,6 +297,19 @@ struct Builder {
     settings: BTreeMap<String, DeclaredSettings>,
 }
 
+/// The parser's resource limits, raised so that one file can list about two million devices
+/// (a plain entry is 3 nodes and 4 events). The alias and anchor limits that stop "billion
+/// laughs" documents stay at the parser's defaults.
+fn parser_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 8_000_000;
+    budget.max_events = 12_000_000;
+    budget.max_total_scalar_bytes = 512 * 1024 * 1024;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 /// A product's settings as first declared (value as text, and where).
 #[derive(Default)]
 struct DeclaredSettings {
@@ -334,6 +347,10 @@ fn parse_hint(message: &str) -> Option<&'static str> {
         Some("`devices` is a list: write each device on its own line as `- name: ...`")
     } else if message.contains("expected mapping") {
         Some("`tags` and `range` are mappings, e.g. `tags: {site: hq}`, `range: {from: 1, to: 10}`")
+    } else if message.contains("budget breached") {
+        Some(
+            "the file is too large for one manifest: split it into several files (each is read on its own), or use the range form for numbered devices",
+        )
     } else if message.contains("did not find expected key") {
         Some("check the indentation: the keys of one mapping start in the same column")
     } else if message.contains("invalid boolean") {
@@ -400,16 +417,18 @@ fn fill(text: &str, n: u64) -> String {
 
 impl Builder {
     fn add_file(&mut self, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
-        let documents: Vec<ManifestDocument> = match serde_saphyr::from_multiple(&source.text) {
-            Ok(documents) => documents,
-            Err(error) => {
-                let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
-                let message = parse_message(&error);
-                let hint = parse_hint(&message);
-                diagnostics.push(source.diagnostic(line, column, message, hint));
-                return;
-            }
-        };
+        let documents: Vec<ManifestDocument> =
+            match serde_saphyr::from_multiple_with_options(&source.text, parser_options()) {
+                Ok(documents) => documents,
+                Err(error) => {
+                    let (line, column) =
+                        error.location().map_or((1, 1), |l| (l.line(), l.column()));
+                    let message = parse_message(&error);
+                    let hint = parse_hint(&message);
+                    diagnostics.push(source.diagnostic(line, column, message, hint));
+                    return;
+                }
+            };
         if documents.is_empty() {
             diagnostics.push(source.diagnostic(
                 1,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use super::paging::list_devices;
+use super::paging::list_devices_into;
 use super::{Client, Error};
 use crate::model::{DesiredState, LiveDevice, LiveProduct, LiveState, ProductSpec};
 use crate::wire::ops::{
@@ -304,23 +304,28 @@ pub async fn read_devices(
         product_key: product_key.to_owned(),
         source,
     };
-    let listed = list_devices(client, product_key, |read, total| {
-        progress(product_key, read, total);
-    })
+    let listed = list_devices_into(
+        client,
+        product_key,
+        |read, total| progress(product_key, read, total),
+        |device| {
+            (
+                device.device_name,
+                LiveDevice {
+                    iot_id: device.iot_id,
+                    nickname: device.nickname.filter(|n| !n.is_empty()),
+                    enabled: device.device_status != "DISABLE",
+                    tags: None,
+                },
+            )
+        },
+    )
     .await
     .map_err(wrap)?;
-    let mut live = LiveProduct::default();
-    for device in listed {
-        live.devices.insert(
-            device.device_name,
-            LiveDevice {
-                iot_id: device.iot_id,
-                nickname: device.nickname.filter(|n| !n.is_empty()),
-                enabled: device.device_status != "DISABLE",
-                tags: None,
-            },
-        );
-    }
+    let mut live = LiveProduct {
+        devices: listed.into_iter().collect(),
+        by_name: false,
+    };
     read_tags(client, product_key, &mut live, needs_tags).await?;
     Ok(live)
 }

@@ -37,10 +37,7 @@ fn is_last(response: &QueryDeviceResponse, page: u32) -> bool {
         || page >= response.page_count
 }
 
-/// Every device of a product, newest first, 50 a page. Page 1 gives the count; then two paths
-/// run side by side: the rest of the first 10,000 devices by CurrentPage, pages in parallel at the
-/// quota, and from the last of those pages on the NextToken chain (required past 10,000), one page
-/// per round trip. `progress` is told how many were read so far, of how many.
+/// Every device of a product, newest first, 50 a page; see [`list_devices_into`].
 ///
 /// # Errors
 /// The first call that fails after its retries.
@@ -49,28 +46,55 @@ pub async fn list_devices(
     product_key: &str,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<DeviceInfo>, Error> {
+    let devices = list_devices_into(client, product_key, progress, |device| device).await?;
+    // A device created or deleted while listing can shift a page boundary: keep each name once.
+    let mut seen = HashSet::with_capacity(devices.len());
+    Ok(devices
+        .into_iter()
+        .filter(|device| seen.insert(device.device_name.clone()))
+        .collect())
+}
+
+/// Every device of a product, newest first, 50 a page, each turned by `keep` into what the
+/// caller holds as soon as its page arrives (so a large product is never held twice). Page 1
+/// gives the count; then two paths run side by side: the rest of the first 10,000 devices by
+/// CurrentPage, pages in parallel at the quota, and from the last of those pages on the
+/// NextToken chain (required past 10,000), one page per round trip. `progress` is told how many
+/// were read so far, of how many. A device moved across a page boundary while listing can appear
+/// twice; callers keep each name once.
+///
+/// # Errors
+/// The first call that fails after its retries.
+pub async fn list_devices_into<T: Send>(
+    client: &Client,
+    product_key: &str,
+    progress: impl Fn(usize, usize) + Sync,
+    keep: impl Fn(DeviceInfo) -> T + Sync,
+) -> Result<Vec<T>, Error> {
     let first = device_page(client, product_key, 1, None).await?;
     let total = first.total as usize;
     let read = AtomicUsize::new(first.data.devices.len());
     progress(read.load(Ordering::Relaxed), total);
-    if is_last(&first, 1) {
-        return Ok(first.data.devices);
+    let last = is_last(&first, 1);
+    let page_count = first.page_count;
+    let mut kept: Vec<T> = Vec::with_capacity(total);
+    kept.extend(first.data.devices.into_iter().map(&keep));
+    if last {
+        return Ok(kept);
     }
-    let counted = |response: QueryDeviceResponse| {
-        let done = read.fetch_add(response.data.devices.len(), Ordering::Relaxed)
-            + response.data.devices.len();
+    let counted = |devices: Vec<DeviceInfo>| {
+        let done = read.fetch_add(devices.len(), Ordering::Relaxed) + devices.len();
         progress(done, total);
-        response
+        devices.into_iter().map(&keep).collect::<Vec<T>>()
     };
     let shallow_pages = (NEXT_TOKEN_OFFSET / u64::from(MAX_PAGE_SIZE)) as u32;
-    let page_count = first.page_count;
     // The chain starts at the last page CurrentPage alone can reach, if there are pages past it.
     let chain_start = (page_count > shallow_pages).then_some(shallow_pages);
     let parallel_last = chain_start.map_or(page_count, |start| start - 1);
     let parallel = futures::stream::iter(2..=parallel_last)
         .map(|page| device_page(client, product_key, page, None))
         .buffered(PAGES_IN_FLIGHT)
-        .map_ok(counted)
+        .map_ok(|response| counted(response.data.devices))
         .try_collect::<Vec<_>>();
     let chain = async {
         let mut pages = Vec::new();
@@ -79,10 +103,10 @@ pub async fn list_devices(
         };
         let mut token = None;
         loop {
-            let response = counted(device_page(client, product_key, page, token.take()).await?);
+            let response = device_page(client, product_key, page, token.take()).await?;
             let last = is_last(&response, page);
-            token.clone_from(&response.next_token);
-            pages.push(response);
+            token = response.next_token;
+            pages.push(counted(response.data.devices));
             if last {
                 return Ok(pages);
             }
@@ -90,14 +114,8 @@ pub async fn list_devices(
         }
     };
     let (parallel, chain) = futures::future::try_join(parallel, chain).await?;
-    // A device created or deleted while listing can shift a page boundary: keep each name once.
-    let mut seen = HashSet::with_capacity(total);
-    Ok(std::iter::once(first)
-        .chain(parallel)
-        .chain(chain)
-        .flat_map(|response| response.data.devices)
-        .filter(|device| seen.insert(device.device_name.clone()))
-        .collect())
+    kept.extend(parallel.into_iter().chain(chain).flatten());
+    Ok(kept)
 }
 
 /// Every device an application registered, with its secret (QueryPageByApplyId, 50 a page).
