@@ -233,7 +233,11 @@ async fn read_by_name_pays(client: &Client, spec: &ProductSpec) -> Result<bool, 
             source,
         })?
         .total as usize;
-    Ok(size > declared * BY_NAME_SIZE_RATIO)
+    // Past what QueryDevice can list, reading by name is the only way.
+    let listable = (size as u64).div_ceil(u64::from(crate::wire::MAX_PAGE_SIZE))
+        * u64::from(crate::wire::MAX_PAGE_SIZE)
+        < crate::wire::MAX_LIST_OFFSET;
+    Ok(size > declared * BY_NAME_SIZE_RATIO || !listable)
 }
 
 /// Reads the declared devices by name (BatchQueryDeviceDetail, 100 a call), then tags.

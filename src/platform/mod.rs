@@ -149,6 +149,16 @@ pub enum Error {
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
+    /// A product holds more devices than QueryDevice can list.
+    #[error(
+        "product {product_key} holds {devices} devices, more than QueryDevice can list (CurrentPage × PageSize stays below 1,000,000); prune needs every device listed, so turn prune off for it (its declared devices are then read by name) or split the fleet across products"
+    )]
+    TooLargeToList {
+        /// The product.
+        product_key: String,
+        /// How many devices it holds.
+        devices: u64,
+    },
 }
 
 impl Error {

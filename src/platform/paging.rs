@@ -10,7 +10,7 @@ use super::{Client, Error};
 use crate::wire::ops::{
     ApplyDeviceInfo, DeviceInfo, QueryDevice, QueryDeviceResponse, QueryPageByApplyId,
 };
-use crate::wire::{MAX_PAGE_SIZE, NEXT_TOKEN_OFFSET};
+use crate::wire::{MAX_LIST_OFFSET, MAX_PAGE_SIZE, NEXT_TOKEN_OFFSET};
 
 /// Pages of the shallow part read at once (the limiter still paces them at the quota).
 const PAGES_IN_FLIGHT: usize = 16;
@@ -77,6 +77,12 @@ pub async fn list_devices_into<T: Send>(
     progress(read.load(Ordering::Relaxed), total);
     let last = is_last(&first, 1);
     let page_count = first.page_count;
+    if u64::from(page_count) * u64::from(MAX_PAGE_SIZE) >= MAX_LIST_OFFSET {
+        return Err(Error::TooLargeToList {
+            product_key: product_key.to_owned(),
+            devices: u64::from(first.total),
+        });
+    }
     let mut kept: Vec<T> = Vec::with_capacity(total);
     kept.extend(first.data.devices.into_iter().map(&keep));
     if last {

@@ -109,6 +109,10 @@ pub fn is_deep_page<'a>(action: Action, param: impl Fn(&str) -> Option<&'a str>)
 /// Past this offset (`CurrentPage × PageSize`), QueryDevice requires a `NextToken`.
 pub const NEXT_TOKEN_OFFSET: u64 = 10_000;
 
+/// QueryDevice's `CurrentPage × PageSize` must stay below this, even with a NextToken: about a
+/// million devices can be listed, no more.
+pub const MAX_LIST_OFFSET: u64 = 1_000_000;
+
 /// Longest QueryDeviceBySQL statement.
 pub const MAX_SQL_CHARS: usize = 400;
 

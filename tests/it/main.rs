@@ -7,6 +7,7 @@ mod export;
 mod interrupts;
 mod leaks;
 mod render;
+mod soak;
 mod strategy;
 mod support;
 mod walkthrough;
