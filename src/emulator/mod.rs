@@ -126,6 +126,9 @@ impl Default for Config {
     }
 }
 
+/// The request log keeps at most this many requests (the oldest tenth goes when it is full).
+pub const REQUEST_LOG_LIMIT: usize = 500_000;
+
 /// One request as the emulator saw it (for tests and benchmarks).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LoggedRequest {
@@ -428,7 +431,12 @@ async fn handle(
         Err(Reject::Gateway { status, code, .. }) => (*status, Some(code.clone())),
         Err(Reject::Business { code, .. }) => (StatusCode::OK, Some(code.clone())),
     };
-    lock(&emulator.log).push(LoggedRequest {
+    let mut log = lock(&emulator.log);
+    if log.len() >= REQUEST_LOG_LIMIT {
+        // A long-running emulator keeps the newest requests, not all of them.
+        log.drain(..REQUEST_LOG_LIMIT / 10);
+    }
+    log.push(LoggedRequest {
         action: answered.action.clone(),
         status: status.as_u16(),
         code,
@@ -439,6 +447,7 @@ async fn handle(
             .and_then(|id| id.parse().ok()),
         items: items_of(&answered.params),
     });
+    drop(log);
     render(answered, &request_id, &host)
 }
 

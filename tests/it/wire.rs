@@ -775,3 +775,41 @@ async fn sts_tokens_are_checked() {
     assert_eq!(none.code(), Some("InvalidSecurityToken.Malformed"));
     let _ = demo_credentials();
 }
+
+/// The first lines the emulator prints, up to and including the one with its address.
+fn emulator_banner(listen: &str) -> Vec<String> {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iotplan"))
+        .args(["emulator", "--listen", listen])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("emulator starts");
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let line = line.expect("line");
+        let done = line.contains("listening on http");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().expect("stopped");
+    child.wait().expect("reaped");
+    lines
+}
+
+#[test]
+fn the_emulator_says_when_it_is_reachable_from_other_machines() {
+    let loopback = emulator_banner("127.0.0.1:0");
+    assert!(
+        !loopback.iter().any(|l| l.contains("warning")),
+        "{loopback:?}"
+    );
+    let open = emulator_banner("0.0.0.0:0");
+    assert!(
+        open[0].starts_with("warning: listening on 0.0.0.0:")
+            && open[0].contains("reachable from other machines"),
+        "{open:?}"
+    );
+}
