@@ -69,6 +69,22 @@ pub async fn check_products(
     }
 }
 
+/// A device as the plan sees it, from any read's fields: an empty nickname is none, and only
+/// `DISABLE` is disabled.
+fn live_device(
+    iot_id: String,
+    nickname: Option<String>,
+    status: &str,
+    tags: Option<BTreeMap<String, String>>,
+) -> LiveDevice {
+    LiveDevice {
+        iot_id,
+        nickname: nickname.filter(|n| !n.is_empty()),
+        enabled: status != "DISABLE",
+        tags,
+    }
+}
+
 /// Parses QueryDeviceProp's JSON text into string tags.
 fn parse_props(text: &str) -> BTreeMap<String, String> {
     let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
@@ -189,17 +205,17 @@ async fn read_by_sql(
     {
         live.devices.insert(
             row.device_name,
-            LiveDevice {
-                iot_id: row.iot_id,
-                nickname: row.nickname.filter(|n| !n.is_empty()),
-                enabled: row.status != "DISABLE",
-                tags: Some(
+            live_device(
+                row.iot_id,
+                row.nickname,
+                &row.status,
+                Some(
                     row.tags
                         .into_iter()
                         .map(|tag| (tag.tag_name, tag.tag_value))
                         .collect(),
                 ),
-            },
+            ),
         );
     }
     if live.devices.len() as u64 != total {
@@ -281,12 +297,7 @@ async fn read_by_name(
     {
         live.devices.insert(
             device.device_name,
-            LiveDevice {
-                iot_id: device.iot_id,
-                nickname: device.nickname.filter(|n| !n.is_empty()),
-                enabled: device.status != "DISABLE",
-                tags: None,
-            },
+            live_device(device.iot_id, device.nickname, &device.status, None),
         );
     }
     read_tags(client, key, &mut live, needs_tags).await?;
@@ -315,12 +326,7 @@ pub async fn read_devices(
         |device| {
             (
                 device.device_name,
-                LiveDevice {
-                    iot_id: device.iot_id,
-                    nickname: device.nickname.filter(|n| !n.is_empty()),
-                    enabled: device.device_status != "DISABLE",
-                    tags: None,
-                },
+                live_device(device.iot_id, device.nickname, &device.device_status, None),
             )
         },
     )

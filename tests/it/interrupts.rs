@@ -8,23 +8,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use iotplan::emulator::{Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, LoggedRequest};
+use iotplan::emulator::{Config, LoggedRequest};
 
-use crate::support::{TestEnv, iotplan, repo, text};
+use crate::support::{TestEnv, demo_command, iotplan, repo, text, written_secrets};
 
 const FLEET: &str = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1KillFleet\ndevices:\n  - name: unit-{n:05}\n    range: {from: 1, to: 1300}\n  - name: tagged-{n:04}\n    range: {from: 1, to: 100}\n    enabled: false\n    tags: {fleet: tagged}\n";
 const FLEET_SIZE: usize = 1400;
 
 fn spawn_apply(env: &TestEnv, dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_iotplan"))
-        .current_dir(dir)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_ACCESS_KEY_SECRET)
-        .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
-        .env("IOTPLAN_ENDPOINT", env.running.endpoint())
-        .env_remove("RUST_LOG")
+    demo_command(env, dir)
         .args(["apply", "m", "--auto-approve", "--secrets-out", "s.json"])
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -69,20 +62,7 @@ async fn assert_converged(env: &TestEnv, dir: &Path, expected: usize, case: &str
             .unwrap_or_default()
     });
     assert_eq!(platform.len(), expected, "{case}: devices on the platform");
-    let secrets: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("s.json")).expect("secrets file"))
-            .expect("json");
-    let written: BTreeMap<String, String> = secrets["devices"]
-        .as_array()
-        .expect("devices")
-        .iter()
-        .map(|d| {
-            (
-                d["device_name"].as_str().expect("name").to_owned(),
-                d["device_secret"].as_str().expect("secret").to_owned(),
-            )
-        })
-        .collect();
+    let written = written_secrets(&dir.join("s.json"));
     assert_eq!(written, platform, "{case}: every secret written, and right");
     let journal = dir.join(".iotplan/journal/a1KillFleet.json");
     assert!(!journal.exists(), "{case}: the journal is cleared");

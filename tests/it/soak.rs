@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use iotplan::emulator::{Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET};
+use iotplan::emulator::Config;
 
-use crate::support::{TestEnv, iotplan, text};
+use crate::support::{TestEnv, demo_command, iotplan, text, written_secrets};
 
 const PRODUCT: &str = "a1SoakFleet";
 
@@ -132,15 +132,8 @@ fn apply_args() -> Vec<&'static str> {
 
 /// Starts apply and kills it with SIGKILL after `after_ms`.
 fn killed_apply(env: &TestEnv, dir: &Path, after_ms: u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iotplan"))
-        .current_dir(dir)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_ACCESS_KEY_SECRET)
-        .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
-        .env("IOTPLAN_ENDPOINT", env.running.endpoint())
-        .env_remove("RUST_LOG")
+    let mut child = demo_command(env, dir)
         .args(apply_args())
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -253,22 +246,7 @@ async fn rounds_of_changes_faults_and_kills_converge_with_nothing_lost() {
                 "{case}: undeclared devices remain"
             );
         }
-        let secrets: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join("s.json"))
-                .unwrap_or_else(|_| b"{\"devices\":[]}".to_vec()),
-        )
-        .expect("json");
-        let written: BTreeMap<String, String> = secrets["devices"]
-            .as_array()
-            .expect("devices")
-            .iter()
-            .map(|d| {
-                (
-                    d["device_name"].as_str().expect("name").to_owned(),
-                    d["device_secret"].as_str().expect("secret").to_owned(),
-                )
-            })
-            .collect();
+        let written = written_secrets(&dir.path().join("s.json"));
         for (name, (_, secret)) in &platform {
             assert_eq!(
                 written.get(name),

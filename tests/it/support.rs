@@ -103,3 +103,37 @@ pub(crate) fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// The binary as a plain process in `dir`, with the demo key and the environment's emulator
+/// (for tests that kill or interrupt it).
+pub(crate) fn demo_command(env: &TestEnv, dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iotplan"));
+    command
+        .current_dir(dir)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_ACCESS_KEY_SECRET)
+        .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
+        .env("IOTPLAN_ENDPOINT", env.running.endpoint())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// DeviceName → DeviceSecret as a secrets file holds them (empty when there is no file).
+pub(crate) fn written_secrets(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return std::collections::BTreeMap::new();
+    };
+    let secrets: serde_json::Value = serde_json::from_slice(&bytes).expect("a secrets file");
+    secrets["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| {
+            (
+                d["device_name"].as_str().expect("name").to_owned(),
+                d["device_secret"].as_str().expect("secret").to_owned(),
+            )
+        })
+        .collect()
+}
