@@ -51,6 +51,10 @@ pub struct EmulatorArgs {
     /// Multiplier on the per-Action QPS quotas (0 turns throttling off).
     #[arg(long, default_value_t = 1.0)]
     pub qps_scale: f64,
+    /// How long a client may take to send a request's headers, then its body, in ms; slower
+    /// connections are closed (headers) or answered 408 RequestTimeout (body).
+    #[arg(long, default_value_t = emulator::DEFAULT_CLIENT_TIMEOUT.as_millis() as u64)]
+    pub client_timeout_ms: u64,
 }
 
 fn keys(args: &EmulatorArgs) -> Vec<AccessKey> {
@@ -89,6 +93,10 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
         "--fail-rate must be between 0 and 1"
     );
     anyhow::ensure!(args.qps_scale >= 0.0, "--qps-scale must not be negative");
+    anyhow::ensure!(
+        args.client_timeout_ms > 0,
+        "--client-timeout-ms must be at least 1"
+    );
     if let Some(state) = &args.state {
         super::ensure_parent(state)?;
     }
@@ -101,6 +109,7 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
         fail_rate: args.fail_rate,
         apply_delay: super::millis(args.apply_delay_ms),
         qps_scale: args.qps_scale,
+        client_timeout: super::millis(args.client_timeout_ms),
         ..Config::default()
     };
     let emulator = Emulator::new(config)?;

@@ -105,6 +105,10 @@ pub struct Config {
     pub qps_scale: f64,
     /// The region the emulator answers for (reported in device details).
     pub region: String,
+    /// How long a client may take to send a request's headers, and then its body; a slower
+    /// client's connection is closed (headers) or answered 408 RequestTimeout (body). An idle
+    /// keep-alive connection is closed after the same time.
+    pub client_timeout: Duration,
 }
 
 impl Default for Config {
@@ -122,9 +126,16 @@ impl Default for Config {
             apply_delay: Duration::ZERO,
             qps_scale: 1.0,
             region: "cn-shanghai".to_owned(),
+            client_timeout: DEFAULT_CLIENT_TIMEOUT,
         }
     }
 }
+
+/// How long a client may take to send a request's headers, and then its body, by default.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this many connections are served at once; further ones wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// The request log keeps at most this many requests (the oldest tenth goes when it is full).
 pub const REQUEST_LOG_LIMIT: usize = 500_000;
@@ -569,15 +580,28 @@ async fn gateway(
             "The query string is too long.",
         ));
     }
-    let raw_body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            Reject::gateway(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "InvalidParameter",
-                "The request body is larger than 8 MiB.",
-            )
-        })?;
+    let raw_body = tokio::time::timeout(
+        emulator.config.client_timeout,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    .map_err(|_| {
+        Reject::gateway(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            &format!(
+                "The request body did not arrive within {} ms.",
+                emulator.config.client_timeout.as_millis()
+            ),
+        )
+    })?
+    .map_err(|_| {
+        Reject::gateway(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "InvalidParameter",
+            "The request body is larger than 8 MiB.",
+        )
+    })?;
     let query = decode_form(raw_query.as_bytes(), "query")?;
     let is_form = headers
         .get("content-type")
@@ -588,6 +612,13 @@ async fn gateway(
     } else {
         BTreeMap::new()
     };
+    if let Some(key) = form.keys().find(|key| query.contains_key(*key)) {
+        return Err(Reject::gateway(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            &format!("The parameter {key} appears in both the query and the body."),
+        ));
+    }
     let mut merged = query.clone();
     merged.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
     answered.format_xml = merged
@@ -711,6 +742,7 @@ pub async fn serve(emulator: Arc<Emulator>) -> Result<Running, Error> {
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = router(emulator.clone());
     let flusher = emulator.clone();
+    let client_timeout = emulator.config.client_timeout;
     let task = tokio::spawn(async move {
         let mut changes = flusher.dirty.subscribe();
         let persist = async move {
@@ -722,11 +754,8 @@ pub async fn serve(emulator: Arc<Emulator>) -> Result<Running, Error> {
                 }
             }
         };
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
         tokio::select! {
-            result = server => if let Err(error) = result { tracing::error!(%error, "emulator stopped"); },
+            () = accept_until(listener, app, client_timeout, stopped) => {},
             () = persist => {},
         }
     });
@@ -736,4 +765,52 @@ pub async fn serve(emulator: Arc<Emulator>) -> Result<Running, Error> {
         shutdown: Some(shutdown),
         task,
     })
+}
+
+/// Serves connections until `stopped` fires, then lets the open ones finish (for at most
+/// `client_timeout`). Each connection must send its headers within `client_timeout` (hyper closes
+/// it otherwise), so slow or idle clients cannot hold connections, and at most
+/// [`MAX_CONNECTIONS`] are open at once.
+async fn accept_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    client_timeout: Duration,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(client_timeout);
+    loop {
+        let accepted = tokio::select! {
+            accepted = async {
+                let slot = slots.clone().acquire_owned().await;
+                (slot, listener.accept().await)
+            } => accepted,
+            _ = &mut stopped => break,
+        };
+        let (Ok(slot), result) = accepted else { break };
+        let stream = match result {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!(%error, "emulator cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(app.clone()),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "emulator connection ended");
+            }
+            drop(slot);
+        });
+    }
+    let _ = tokio::time::timeout(client_timeout, graceful.shutdown()).await;
 }

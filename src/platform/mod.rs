@@ -332,6 +332,9 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            // Servers close idle connections (the emulator after 10 s); reusing one as it closes
+            // costs a retry, so idle connections are dropped first.
+            .pool_idle_timeout(Duration::from_secs(5))
             .user_agent(concat!("iotplan/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Setup(e.to_string()))?;

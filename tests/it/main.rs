@@ -4,6 +4,7 @@ mod catalogue;
 mod cli;
 mod docs;
 mod export;
+mod hardening;
 mod interrupts;
 mod leaks;
 mod render;

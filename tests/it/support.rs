@@ -1,5 +1,6 @@
 //! `TestEnv`: an in-process emulator on 127.0.0.1:0 and a client pointed at it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use iotplan::emulator::{
 };
 use iotplan::platform::{Client, ClientConfig, Credentials};
 use iotplan::secret::Secret;
+use iotplan::wire::sign;
 
 pub(crate) struct TestEnv {
     pub(crate) running: Running,
@@ -136,4 +138,63 @@ pub(crate) fn written_secrets(path: &Path) -> std::collections::BTreeMap<String,
             )
         })
         .collect()
+}
+
+/// A v1-signed query string of `params` (POST).
+pub(crate) fn signed_v1(mut params: BTreeMap<String, String>, secret: &str) -> String {
+    let string_to_sign = sign::v1_string_to_sign("POST", &params);
+    params.insert(
+        "Signature".into(),
+        sign::v1_signature(secret, &string_to_sign),
+    );
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The common parameters of a v1 request with the demo key.
+pub(crate) fn common(action: &str, timestamp: &str, nonce: &str) -> BTreeMap<String, String> {
+    [
+        ("Action", action),
+        ("Version", "2018-01-20"),
+        ("Format", "JSON"),
+        ("AccessKeyId", DEMO_ACCESS_KEY_ID),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("SignatureNonce", nonce),
+        ("Timestamp", timestamp),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// The current time as a v1 Timestamp.
+pub(crate) fn now_stamp() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// POSTs a raw query (and form body) to the emulator: the status and the JSON answer.
+pub(crate) async fn post(
+    env: &TestEnv,
+    query: &str,
+    body: Option<Vec<u8>>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(format!("{}/?{query}", env.running.endpoint()));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+    }
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -10,9 +10,8 @@ use iotplan::platform::{Client, ClientConfig, Credentials, Error, ErrorKind};
 use iotplan::secret::Secret;
 use iotplan::wire::Action;
 use iotplan::wire::ops::*;
-use iotplan::wire::sign;
 
-use crate::support::{TestEnv, demo_credentials, now_ms};
+use crate::support::{TestEnv, common, demo_credentials, now_ms, now_stamp, post, signed_v1};
 
 async fn wait_for(client: &Client, product_key: &str, apply_id: i64) -> RegisterStatusData {
     for _ in 0..400 {
@@ -448,57 +447,6 @@ async fn injected_faults_are_retried_without_duplicates() {
     assert!(failures > 0);
 }
 
-fn signed_v1(mut params: BTreeMap<String, String>, secret: &str) -> String {
-    let string_to_sign = sign::v1_string_to_sign("POST", &params);
-    params.insert(
-        "Signature".into(),
-        sign::v1_signature(secret, &string_to_sign),
-    );
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn common(action: &str, timestamp: &str, nonce: &str) -> BTreeMap<String, String> {
-    [
-        ("Action", action),
-        ("Version", "2018-01-20"),
-        ("Format", "JSON"),
-        ("AccessKeyId", DEMO_ACCESS_KEY_ID),
-        ("SignatureMethod", "HMAC-SHA1"),
-        ("SignatureVersion", "1.0"),
-        ("SignatureNonce", nonce),
-        ("Timestamp", timestamp),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect()
-}
-
-fn now_stamp() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-async fn post(env: &TestEnv, query: &str, body: Option<Vec<u8>>) -> (u16, serde_json::Value) {
-    let mut request = reqwest::Client::new().post(format!("{}/?{query}", env.running.endpoint()));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-    }
-    let response = request.send().await.expect("answered");
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 #[tokio::test]
 async fn gateway_errors_have_the_real_codes() {
     let env = TestEnv::fast().await.with_products(&["a1Product01"]);
@@ -640,53 +588,6 @@ async fn the_client_reports_auth_errors_without_secrets() {
     );
     let Error::Api(api) = error else { panic!() };
     assert!(api.hint().is_some_and(|h| h.contains("secret")));
-}
-
-#[tokio::test]
-async fn hostile_requests_get_error_answers() {
-    let env = TestEnv::fast().await;
-    let garbage: Vec<(String, Option<Vec<u8>>)> = vec![
-        (String::new(), None),
-        ("Action".into(), None),
-        ("%FF%FE=%C3%28".into(), None),
-        ("a=1&a=2".into(), None),
-        (format!("x={}", "y".repeat(60_000)), None),
-        (
-            "Action=QueryProduct".into(),
-            Some(b"\xff\xfe\x00garbage=\x80".to_vec()),
-        ),
-        (
-            "Action=QueryProduct".into(),
-            Some(vec![b'a'; 9 * 1024 * 1024]),
-        ),
-        (
-            "DeviceName.0=x&DeviceName.x=y".into(),
-            Some(b"%%%%&&&===".to_vec()),
-        ),
-    ];
-    for (query, body) in garbage {
-        let (status, answer) = post(&env, &query, body).await;
-        assert!(
-            status >= 400,
-            "{status} for {}",
-            query.chars().take(40).collect::<String>()
-        );
-        assert!(
-            answer["Code"].is_string() || status == 413 || status == 414,
-            "error envelope for {}",
-            query.chars().take(40).collect::<String>()
-        );
-    }
-    // Still serving.
-    let client = env.client();
-    client
-        .call(&QueryProductList {
-            current_page: 1,
-            page_size: 10,
-            aliyun_commodity_code: None,
-        })
-        .await
-        .expect("alive");
 }
 
 #[tokio::test]
