@@ -174,7 +174,7 @@ fn declarable<'a>(
     });
     let tags = device
         .tags
-        .as_ref()
+        .as_deref()
         .filter(|tags| !tags.is_empty())
         .filter(|tags| {
             let ok = tags.len() <= wire::MAX_TAGS

@@ -14,14 +14,14 @@ pub const RESERVED_TAG_PREFIX: &str = "iotplan.";
 pub const PROTECT_TAG: &str = "iotplan.protect";
 
 /// Where something was declared: file, line, column (1-based).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Origin {
     /// The manifest file.
     pub file: Arc<str>,
     /// Line.
-    pub line: u64,
+    pub line: u32,
     /// Column.
-    pub column: u64,
+    pub column: u32,
 }
 
 impl fmt::Display for Origin {
@@ -30,17 +30,19 @@ impl fmt::Display for Origin {
     }
 }
 
-/// One device as declared.
+/// A device's tags, by key.
+pub type Tags = BTreeMap<String, String>;
+
+/// One device as declared (its DeviceName is the key it is stored under). Kept small, boxed
+/// where rarely present: a million of them are held at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceSpec {
-    /// The DeviceName.
-    pub name: String,
     /// The nickname: `None` not managed, `Some("")` no nickname, else the nickname.
-    pub nickname: Option<String>,
+    pub nickname: Option<Box<str>>,
     /// Whether the device is enabled.
     pub enabled: bool,
     /// The tags: `None` not managed, else exactly these (besides reserved `iotplan.` keys).
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<Box<Tags>>,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -67,17 +69,18 @@ pub struct DesiredState {
     pub products: BTreeMap<String, ProductSpec>,
 }
 
-/// One device as the platform has it.
+/// One device as the platform has it (its DeviceName is the key it is stored under). Kept
+/// small, boxed where rarely present: a million of them are held at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveDevice {
     /// The IotId.
-    pub iot_id: String,
+    pub iot_id: Box<str>,
     /// The nickname (`None` when it has none).
-    pub nickname: Option<String>,
+    pub nickname: Option<Box<str>>,
     /// Whether enabled (status is not `DISABLE`).
     pub enabled: bool,
     /// Tags, when they were read.
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<Box<Tags>>,
 }
 
 /// One product's devices as the platform has them.

@@ -33,8 +33,8 @@ pub struct ValidateArgs {
 #[derive(Serialize)]
 struct JsonError {
     file: String,
-    line: u64,
-    column: u64,
+    line: u32,
+    column: u32,
     message: String,
     hint: Option<String>,
 }

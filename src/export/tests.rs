@@ -8,14 +8,14 @@ use crate::plan::diff;
 
 fn device(nickname: Option<&str>, enabled: bool, tags: &[(&str, &str)]) -> LiveDevice {
     LiveDevice {
-        iot_id: String::new(),
-        nickname: nickname.map(str::to_owned),
+        iot_id: "".into(),
+        nickname: nickname.map(Into::into),
         enabled,
-        tags: Some(
+        tags: Some(Box::new(
             tags.iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-        ),
+        )),
     }
 }
 
@@ -118,10 +118,10 @@ fn arbitrary_live() -> impl Strategy<Value = LiveProduct> {
     proptest::collection::btree_map(
         name,
         (nickname, any::<bool>(), tags).prop_map(|(nickname, enabled, tags)| LiveDevice {
-            iot_id: String::new(),
-            nickname,
+            iot_id: "".into(),
+            nickname: nickname.map(Into::into),
             enabled,
-            tags: Some(tags),
+            tags: Some(Box::new(tags)),
         }),
         0..60,
     )

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    DeviceSpec, LiveDevice, LiveProduct, PROTECT_TAG, ProductSpec, RESERVED_TAG_PREFIX,
+    DeviceSpec, LiveDevice, LiveProduct, PROTECT_TAG, ProductSpec, RESERVED_TAG_PREFIX, Tags,
 };
 
 /// The plan format's version (JSON `format_version`).
@@ -172,7 +172,7 @@ pub fn live_fingerprint(live: &LiveProduct) -> String {
         hasher.update(device.nickname.as_deref().unwrap_or("").as_bytes());
         hasher.update([0, u8::from(device.enabled)]);
         if let Some(tags) = &device.tags {
-            for (key, value) in tags {
+            for (key, value) in tags.iter() {
                 hasher.update(key.as_bytes());
                 hasher.update([1]);
                 hasher.update(value.as_bytes());
@@ -200,10 +200,10 @@ pub fn is_protected(device: &LiveDevice) -> bool {
 
 /// `None`: not managed; `Some(None)`: no nickname; `Some(Some(n))`: nickname `n`.
 #[allow(clippy::option_option)]
-fn wanted_nickname(spec: &DeviceSpec) -> Option<Option<String>> {
+fn wanted_nickname(spec: &DeviceSpec) -> Option<Option<&str>> {
     spec.nickname
-        .as_ref()
-        .map(|n| Some(n.clone()).filter(|n| !n.is_empty()))
+        .as_deref()
+        .map(|n| Some(n).filter(|n| !n.is_empty()))
 }
 
 fn tag_change(
@@ -247,29 +247,30 @@ pub fn diff(desired: &ProductSpec, live: &LiveProduct) -> ProductPlan {
         let Some(device) = live.devices.get(name) else {
             plan.register.push(Registration {
                 name: name.clone(),
-                nickname: wanted_nickname(spec).flatten(),
+                nickname: wanted_nickname(spec).flatten().map(str::to_owned),
                 enabled: spec.enabled,
-                tags: spec.tags.clone().unwrap_or_default(),
+                tags: spec.tags.as_deref().cloned().unwrap_or_default(),
             });
             continue;
         };
         let nickname = wanted_nickname(spec)
-            .filter(|wanted| *wanted != device.nickname)
+            .filter(|wanted| *wanted != device.nickname.as_deref())
             .map(|to| Change {
-                from: device.nickname.clone(),
-                to,
+                from: device.nickname.as_deref().map(str::to_owned),
+                to: to.map(str::to_owned),
             });
         let enabled = (spec.enabled != device.enabled).then_some(Change {
             from: device.enabled,
             to: spec.enabled,
         });
-        let tags = spec.tags.as_ref().and_then(|wanted| {
-            tag_change(wanted, device.tags.as_ref().unwrap_or(&BTreeMap::new()))
-        });
+        let tags = spec
+            .tags
+            .as_ref()
+            .and_then(|wanted| tag_change(wanted, device.tags.as_deref().unwrap_or(&Tags::new())));
         if nickname.is_some() || enabled.is_some() || tags.is_some() {
             plan.update.push(Update {
                 name: name.clone(),
-                iot_id: device.iot_id.clone(),
+                iot_id: device.iot_id.to_string(),
                 nickname,
                 enabled,
                 tags,
@@ -287,7 +288,7 @@ pub fn diff(desired: &ProductSpec, live: &LiveProduct) -> ProductPlan {
             } else {
                 plan.delete.push(Deletion {
                     name: name.clone(),
-                    iot_id: device.iot_id.clone(),
+                    iot_id: device.iot_id.to_string(),
                 });
             }
         }
@@ -304,10 +305,10 @@ pub fn applied(plan: &ProductPlan, live: &LiveProduct) -> LiveProduct {
         after.devices.insert(
             registration.name.clone(),
             LiveDevice {
-                iot_id: format!("new-{}", registration.name),
-                nickname: registration.nickname.clone(),
+                iot_id: format!("new-{}", registration.name).into(),
+                nickname: registration.nickname.as_deref().map(Into::into),
                 enabled: registration.enabled,
-                tags: Some(registration.tags.clone()),
+                tags: Some(Box::new(registration.tags.clone())),
             },
         );
     }
@@ -316,13 +317,13 @@ pub fn applied(plan: &ProductPlan, live: &LiveProduct) -> LiveProduct {
             continue;
         };
         if let Some(change) = &update.nickname {
-            device.nickname.clone_from(&change.to);
+            device.nickname = change.to.as_deref().map(Into::into);
         }
         if let Some(change) = &update.enabled {
             device.enabled = change.to;
         }
         if let Some(change) = &update.tags {
-            let tags = device.tags.get_or_insert_with(BTreeMap::new);
+            let tags = device.tags.get_or_insert_with(Box::default);
             for key in &change.remove {
                 tags.remove(key);
             }

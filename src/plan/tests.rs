@@ -56,18 +56,18 @@ fn desired() -> impl Strategy<Value = ProductSpec> {
             devices: devices
                 .into_iter()
                 .map(|(name, (nickname, enabled, tags))| {
-                    let tags = tags.map(|t: BTreeMap<String, String>| {
-                        t.into_iter()
-                            .filter(|(k, _)| !k.starts_with("iotplan."))
-                            .collect()
-                    });
+                    let tags =
+                        tags.map(|t: BTreeMap<String, String>| -> BTreeMap<String, String> {
+                            t.into_iter()
+                                .filter(|(k, _)| !k.starts_with("iotplan."))
+                                .collect()
+                        });
                     (
                         name.clone(),
                         DeviceSpec {
-                            name,
-                            nickname,
+                            nickname: nickname.map(Into::into),
                             enabled,
-                            tags,
+                            tags: tags.map(Box::new),
                             origin: origin(),
                         },
                     )
@@ -95,10 +95,10 @@ fn live() -> impl Strategy<Value = LiveProduct> {
                 (
                     name.clone(),
                     LiveDevice {
-                        iot_id: format!("iot-{name}"),
-                        nickname,
+                        iot_id: format!("iot-{name}").into(),
+                        nickname: nickname.map(Into::into),
                         enabled,
-                        tags: Some(tags),
+                        tags: Some(Box::new(tags)),
                     },
                 )
             })
@@ -118,11 +118,11 @@ proptest! {
             let device = after.devices.get(name).expect("every declared device exists");
             prop_assert_eq!(device.enabled, spec.enabled);
             if let Some(nickname) = &spec.nickname {
-                prop_assert_eq!(device.nickname.as_deref().unwrap_or(""), nickname.as_str());
+                prop_assert_eq!(device.nickname.as_deref().unwrap_or(""), &**nickname);
             }
             if let Some(tags) = &spec.tags {
-                let managed: BTreeMap<_, _> = device.tags.clone().unwrap_or_default().into_iter().filter(|(k, _)| !k.starts_with("iotplan.")).collect();
-                prop_assert_eq!(&managed, tags);
+                let managed: BTreeMap<_, _> = device.tags.as_deref().cloned().unwrap_or_default().into_iter().filter(|(k, _)| !k.starts_with("iotplan.")).collect();
+                prop_assert_eq!(&managed, &**tags);
             }
         }
         for (name, device) in &after.devices {
@@ -152,10 +152,10 @@ fn prune_spares_protected_devices_and_is_off_by_default() {
         live.devices.insert(
             name.into(),
             LiveDevice {
-                iot_id: format!("iot-{name}"),
+                iot_id: format!("iot-{name}").into(),
                 nickname: None,
                 enabled: true,
-                tags: Some(tags),
+                tags: Some(Box::new(tags)),
             },
         );
     }

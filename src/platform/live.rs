@@ -10,8 +10,8 @@ use super::paging::list_devices_into;
 use super::{Client, Error};
 use crate::model::{DesiredState, LiveDevice, LiveProduct, LiveState, ProductSpec};
 use crate::wire::ops::{
-    BatchQueryDeviceDetail, DeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql,
-    QueryDeviceProp, QueryProduct, SqlDevice,
+    BatchQueryDeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql, QueryDeviceProp,
+    QueryProduct, SqlDevice,
 };
 use crate::wire::{MAX_DETAIL_NAMES, MAX_SQL_OFFSET, MAX_SQL_ROWS};
 
@@ -78,10 +78,10 @@ fn live_device(
     tags: Option<BTreeMap<String, String>>,
 ) -> LiveDevice {
     LiveDevice {
-        iot_id,
-        nickname: nickname.filter(|n| !n.is_empty()),
+        iot_id: iot_id.into(),
+        nickname: nickname.filter(|n| !n.is_empty()).map(Into::into),
         enabled: status != "DISABLE",
-        tags,
+        tags: tags.map(Box::new),
     }
 }
 
@@ -264,42 +264,51 @@ async fn read_by_name(
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveProduct, ProductError> {
     let key = &spec.product_key;
-    let names: Vec<String> = spec.devices.keys().cloned().collect();
+    let names: Vec<&String> = spec.devices.keys().collect();
     let total = names.len();
     let asked = std::sync::atomic::AtomicUsize::new(0);
-    let found: Vec<DeviceDetail> = futures::stream::iter(names.chunks(MAX_DETAIL_NAMES))
-        .map(|chunk| async {
-            let response = client
-                .call(&BatchQueryDeviceDetail {
-                    product_key: key.clone(),
-                    device_names: chunk.to_vec(),
-                })
-                .await?;
-            let done =
-                asked.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed) + chunk.len();
-            progress(key, done, total);
-            Ok::<_, Error>(response.data.devices)
-        })
-        .buffer_unordered(TAG_READS_IN_FLIGHT)
-        .try_concat()
-        .await
-        .map_err(|source| ProductError {
-            product_key: key.clone(),
-            source,
-        })?;
-    let mut live = LiveProduct {
-        by_name: true,
-        ..LiveProduct::default()
-    };
-    for device in found
-        .into_iter()
-        .filter(|d| spec.devices.contains_key(&d.device_name))
-    {
-        live.devices.insert(
-            device.device_name,
-            live_device(device.iot_id, device.nickname, &device.status, None),
-        );
+    // Each answer is cut down to what the plan needs as it arrives: a device's full details are
+    // several times its plan-sized form.
+    let found: Vec<Vec<(String, LiveDevice)>> =
+        futures::stream::iter(names.chunks(MAX_DETAIL_NAMES))
+            .map(|chunk| async {
+                let response = client
+                    .call(&BatchQueryDeviceDetail {
+                        product_key: key.clone(),
+                        device_names: chunk.iter().map(|name| (*name).clone()).collect(),
+                    })
+                    .await?;
+                let done = asked.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed)
+                    + chunk.len();
+                progress(key, done, total);
+                Ok::<_, Error>(
+                    response
+                        .data
+                        .devices
+                        .into_iter()
+                        .filter(|d| spec.devices.contains_key(&d.device_name))
+                        .map(|d| {
+                            let device = live_device(d.iot_id, d.nickname, &d.status, None);
+                            (d.device_name, device)
+                        })
+                        .collect(),
+                )
+            })
+            .buffer_unordered(TAG_READS_IN_FLIGHT)
+            .try_collect()
+            .await
+            .map_err(|source| ProductError {
+                product_key: key.clone(),
+                source,
+            })?;
+    let mut pairs = Vec::with_capacity(found.iter().map(Vec::len).sum());
+    for answer in found {
+        pairs.extend(answer);
     }
+    let mut live = LiveProduct {
+        devices: pairs.into_iter().collect(),
+        by_name: true,
+    };
     read_tags(client, key, &mut live, needs_tags).await?;
     Ok(live)
 }
@@ -371,7 +380,7 @@ async fn read_tags(
         })?;
     for (name, device_tags) in tags {
         if let Some(device) = live.devices.get_mut(&name) {
-            device.tags = Some(device_tags);
+            device.tags = Some(Box::new(device_tags));
         }
     }
     Ok(())

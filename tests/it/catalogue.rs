@@ -11,7 +11,7 @@ use crate::support::{TestEnv, iotplan, text};
 struct Case {
     path: PathBuf,
     file: String,
-    line: u64,
+    line: u32,
     message: String,
 }
 

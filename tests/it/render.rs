@@ -18,14 +18,14 @@ fn live(devices: &[Row<'_>]) -> LiveProduct {
                 (
                     (*name).to_owned(),
                     LiveDevice {
-                        iot_id: format!("iot-{name}"),
-                        nickname: nickname.map(str::to_owned),
+                        iot_id: format!("iot-{name}").into(),
+                        nickname: nickname.map(Into::into),
                         enabled: *enabled,
-                        tags: Some(
+                        tags: Some(Box::new(
                             tags.iter()
                                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                                 .collect(),
-                        ),
+                        )),
                     },
                 )
             })
@@ -141,7 +141,7 @@ fn twenty_thousand_devices() {
         product.devices.insert(
             name.clone(),
             LiveDevice {
-                iot_id: format!("iot-{name}"),
+                iot_id: format!("iot-{name}").into(),
                 nickname: None,
                 enabled: index < 3000,
                 tags: None,
@@ -152,7 +152,7 @@ fn twenty_thousand_devices() {
         product.devices.insert(
             name.clone(),
             LiveDevice {
-                iot_id: format!("iot-{name}"),
+                iot_id: format!("iot-{name}").into(),
                 nickname: None,
                 enabled: true,
                 tags: None,
