@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use super::paging::list_devices_into;
+use super::paging::{compacted, list_devices_into};
 use super::{Client, Error};
 use crate::model::{DesiredState, LiveDevice, LiveProduct, LiveState, ProductSpec};
 use crate::wire::ops::{
@@ -17,6 +17,10 @@ use crate::wire::{MAX_DETAIL_NAMES, MAX_SQL_OFFSET, MAX_SQL_ROWS};
 
 /// How many tag reads run at once (the limiter still paces them at the quota).
 const TAG_READS_IN_FLIGHT: usize = 64;
+
+/// How many BatchQueryDeviceDetail calls run at once: at its 5 QPS a few are enough, and each
+/// answer in flight holds 100 devices' full details.
+const DETAIL_READS_IN_FLIGHT: usize = 8;
 
 /// With prune off, manifests naming at most this many devices of a product are read by name
 /// (BatchQueryDeviceDetail, 100 a call: at most 5 calls) without asking how big the product is.
@@ -178,7 +182,7 @@ async fn read_by_sql(
     }
     let read = std::sync::atomic::AtomicUsize::new(0);
     let offsets = (0..total).step_by(MAX_SQL_ROWS as usize);
-    let rows: Vec<SqlDevice> = futures::stream::iter(offsets)
+    let pages: Vec<Vec<(String, LiveDevice)>> = futures::stream::iter(offsets)
         .map(|offset| {
             let read = &read;
             async move {
@@ -192,32 +196,18 @@ async fn read_by_sql(
                 let done = read.fetch_add(page.data.len(), std::sync::atomic::Ordering::Relaxed)
                     + page.data.len();
                 progress(product_key, done, total as usize);
-                Ok::<_, Error>(page.data)
+                let mut rows = page.data;
+                rows.retain(|row| row.product_key == product_key);
+                Ok::<_, Error>(compacted(rows, sql_device))
             }
         })
         .buffer_unordered(TAG_READS_IN_FLIGHT)
-        .try_concat()
+        .try_collect()
         .await?;
-    let mut live = LiveProduct::default();
-    for row in rows
-        .into_iter()
-        .filter(|row| row.product_key == product_key)
-    {
-        live.devices.insert(
-            row.device_name,
-            live_device(
-                row.iot_id,
-                row.nickname,
-                &row.status,
-                Some(
-                    row.tags
-                        .into_iter()
-                        .map(|tag| (tag.tag_name, tag.tag_value))
-                        .collect(),
-                ),
-            ),
-        );
-    }
+    let live = LiveProduct {
+        devices: pages.into_iter().flatten().collect(),
+        by_name: false,
+    };
     if live.devices.len() as u64 != total {
         tracing::debug!(
             product_key,
@@ -228,6 +218,17 @@ async fn read_by_sql(
         return Ok(None);
     }
     Ok(Some(live))
+}
+
+/// A QueryDeviceBySQL row as the plan sees it, with its tags.
+fn sql_device(row: SqlDevice) -> (String, LiveDevice) {
+    let tags = row
+        .tags
+        .into_iter()
+        .map(|tag| (tag.tag_name, tag.tag_value))
+        .collect();
+    let device = live_device(row.iot_id, row.nickname, &row.status, Some(tags));
+    (row.device_name, device)
 }
 
 /// Whether reading the declared devices by name costs less than listing the product.
@@ -264,14 +265,15 @@ async fn read_by_name(
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveProduct, ProductError> {
     let key = &spec.product_key;
-    let names: Vec<&String> = spec.devices.keys().collect();
-    let total = names.len();
+    let total = spec.devices.len();
     let asked = std::sync::atomic::AtomicUsize::new(0);
     // Each answer is cut down to what the plan needs as it arrives: a device's full details are
     // several times its plan-sized form.
-    let found: Vec<Vec<(String, LiveDevice)>> =
-        futures::stream::iter(names.chunks(MAX_DETAIL_NAMES))
-            .map(|chunk| async {
+    let found: Vec<Vec<(String, LiveDevice)>> = futures::stream::iter(spec.devices.keys())
+        .chunks(MAX_DETAIL_NAMES)
+        .map(|chunk| {
+            let asked = &asked;
+            async move {
                 let response = client
                     .call(&BatchQueryDeviceDetail {
                         product_key: key.clone(),
@@ -281,26 +283,21 @@ async fn read_by_name(
                 let done = asked.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed)
                     + chunk.len();
                 progress(key, done, total);
-                Ok::<_, Error>(
-                    response
-                        .data
-                        .devices
-                        .into_iter()
-                        .filter(|d| spec.devices.contains_key(&d.device_name))
-                        .map(|d| {
-                            let device = live_device(d.iot_id, d.nickname, &d.status, None);
-                            (d.device_name, device)
-                        })
-                        .collect(),
-                )
-            })
-            .buffer_unordered(TAG_READS_IN_FLIGHT)
-            .try_collect()
-            .await
-            .map_err(|source| ProductError {
-                product_key: key.clone(),
-                source,
-            })?;
+                let mut devices = response.data.devices;
+                devices.retain(|d| spec.devices.contains_key(&d.device_name));
+                Ok::<_, Error>(compacted(devices, |d| {
+                    let device = live_device(d.iot_id, d.nickname, &d.status, None);
+                    (d.device_name, device)
+                }))
+            }
+        })
+        .buffer_unordered(DETAIL_READS_IN_FLIGHT)
+        .try_collect()
+        .await
+        .map_err(|source| ProductError {
+            product_key: key.clone(),
+            source,
+        })?;
     let mut pairs = Vec::with_capacity(found.iter().map(Vec::len).sum());
     for answer in found {
         pairs.extend(answer);

@@ -37,6 +37,15 @@ fn is_last(response: &QueryDeviceResponse, page: u32) -> bool {
         || page >= response.page_count
 }
 
+/// `items` turned by `keep` into a new, exactly sized vector. (`into_iter().map().collect()`
+/// would reuse the answer's allocation, sized for the full records, and keep it alive as long
+/// as the small ones: several times the memory on a large product.)
+pub(crate) fn compacted<S, T>(items: Vec<S>, keep: impl FnMut(S) -> T) -> Vec<T> {
+    let mut kept = Vec::with_capacity(items.len());
+    kept.extend(items.into_iter().map(keep));
+    kept
+}
+
 /// Every device of a product, newest first, 50 a page; see [`list_devices_into`].
 ///
 /// # Errors
@@ -91,7 +100,7 @@ pub async fn list_devices_into<T: Send>(
     let counted = |devices: Vec<DeviceInfo>| {
         let done = read.fetch_add(devices.len(), Ordering::Relaxed) + devices.len();
         progress(done, total);
-        devices.into_iter().map(&keep).collect::<Vec<T>>()
+        compacted(devices, &keep)
     };
     let shallow_pages = (NEXT_TOKEN_OFFSET / u64::from(MAX_PAGE_SIZE)) as u32;
     // The chain starts at the last page CurrentPage alone can reach, if there are pages past it.
