@@ -20,10 +20,11 @@ use crate::wire::ops::{
     InvalidDeviceNames, InvalidDeviceNicknames, NameList, Operation, ProductData, ProductInfo,
     ProductInfoList, ProductListData, QueryBatchRegisterDeviceStatus,
     QueryBatchRegisterDeviceStatusResponse, QueryDevice, QueryDeviceBySql,
-    QueryDeviceBySqlResponse, QueryDeviceProp, QueryDevicePropResponse, QueryDeviceResponse,
-    QueryPageByApplyId, QueryPageByApplyIdResponse, QueryProduct, QueryProductList,
-    QueryProductListResponse, QueryProductResponse, RegisterStatusData, RepeatedDeviceNames,
-    SaveDeviceProp, SqlDevice, SqlTag, StatusInvalidDetails,
+    QueryDeviceBySqlResponse, QueryDeviceByTags, QueryDeviceByTagsResponse, QueryDeviceProp,
+    QueryDevicePropResponse, QueryDeviceResponse, QueryPageByApplyId, QueryPageByApplyIdResponse,
+    QueryProduct, QueryProductList, QueryProductListResponse, QueryProductResponse,
+    RegisterStatusData, RepeatedDeviceNames, SaveDeviceProp, SimpleDeviceInfo,
+    SimpleDeviceInfoList, SqlDevice, SqlTag, StatusInvalidDetails,
 };
 use crate::wire::params::Params;
 use crate::wire::{self, Action};
@@ -76,6 +77,7 @@ pub(crate) fn dispatch(
         Action::BatchRegisterDevice => batch_register_device(store, ctx, &read(params)?),
         Action::QueryDevice => query_device(store, ctx, &read(params)?),
         Action::QueryDeviceBySQL => query_device_by_sql(store, ctx, &read(params)?),
+        Action::QueryDeviceByTags => query_device_by_tags(store, ctx, &read(params)?),
         Action::BatchQueryDeviceDetail => batch_query_device_detail(store, ctx, &read(params)?),
         Action::BatchGetDeviceState => batch_get_device_state(store, ctx, &read(params)?),
         Action::DeleteDevice => {
@@ -564,6 +566,64 @@ fn query_device(
 }
 
 /// QueryDeviceBySQL over the devices of the request's (Enterprise Edition) instance.
+/// Devices of the request's instance (the public one without `IotInstanceId`) carrying every
+/// tag asked for (a key alone matches any value), newest first.
+fn query_device_by_tags(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &QueryDeviceByTags,
+) -> Result<Answer, Reject> {
+    if request.tags.is_empty()
+        || request.tags.len() > wire::MAX_TAG_FILTERS
+        || request.tags.iter().any(|tag| tag.key.is_empty())
+    {
+        return Err(Reject::business(
+            "iot.common.InvalidFormattedParameter",
+            "Give 1 to 10 tags, each with a TagKey.",
+        ));
+    }
+    let size = page_size(request.page_size, 10, wire::MAX_PAGE_SIZE)?;
+    let page = current_page(request.current_page)?;
+    let mut matching: Vec<(&Product, &store::Device)> = store
+        .products
+        .values()
+        .filter(|product| product.instance.as_deref() == ctx.instance)
+        .filter_map(|product| store.devices.get(&product.key).map(|d| (product, d)))
+        .flat_map(|(product, devices)| devices.by_name.values().map(move |d| (product, d)))
+        .filter(|(_, device)| {
+            request.tags.iter().all(|tag| {
+                device
+                    .tags
+                    .get(&tag.key)
+                    .is_some_and(|value| tag.value.as_ref().is_none_or(|wanted| wanted == value))
+            })
+        })
+        .collect();
+    matching.sort_by_key(|(_, device)| std::cmp::Reverse(device.seq));
+    let total = matching.len();
+    let devices = matching
+        .into_iter()
+        .skip((page as usize - 1).saturating_mul(size as usize))
+        .take(size as usize)
+        .map(|(product, device)| SimpleDeviceInfo {
+            product_key: product.key.clone(),
+            product_name: product.name.clone(),
+            device_name: device.name.clone(),
+            iot_id: device.iot_id.clone(),
+        })
+        .collect();
+    answer(
+        &QueryDeviceByTagsResponse {
+            page,
+            page_size: size,
+            page_count: page_count(total, size),
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            data: SimpleDeviceInfoList { devices },
+        },
+        false,
+    )
+}
+
 fn query_device_by_sql(
     store: &mut Store,
     ctx: &Context<'_>,
@@ -618,8 +678,8 @@ fn query_device_by_sql(
             iot_id: device.iot_id.clone(),
             nickname: device.nickname.clone(),
             status: device.status().to_owned(),
-            gmt_create: sql::format_time(device.created_ms),
-            gmt_modified: sql::format_time(device.modified_ms),
+            gmt_create: crate::wire::sql_time(device.created_ms),
+            gmt_modified: crate::wire::sql_time(device.modified_ms),
             tags: device
                 .tags
                 .iter()

@@ -12,6 +12,10 @@
 //! fail_create: [bad-device]           # names whose creation fails (fault injection)
 //! fail_check: [taken-device]          # names the asynchronous check refuses as taken
 //! ```
+//!
+//! A product's seeded devices are created a millisecond apart (generated ones first), the last
+//! one a millisecond before the emulator starts, and the product just before its first device,
+//! as a fleet registered over time would be.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -114,22 +118,27 @@ impl Seed {
         store.fail_create.extend(self.fail_create.iter().cloned());
         store.fail_check.extend(self.fail_check.iter().cloned());
         for seed in &self.products {
+            let count = i64::from(seed.generate.as_ref().map_or(0, |g| g.count))
+                + i64::try_from(seed.devices.len()).unwrap_or(0);
+            let mut created = now_ms - count;
             if !store.products.contains_key(&seed.key) {
                 store.add_product(new_product(
                     &seed.key,
                     seed.name.as_deref(),
                     seed.instance.clone(),
-                    now_ms,
+                    created - 1,
                 ));
             }
             if let Some(generate) = &seed.generate {
                 for n in 1..=generate.count {
                     let name = format!("{}{:0width$}", generate.prefix, n, width = generate.width);
-                    store.create_device(&seed.key, &name, None, now_ms);
+                    store.create_device(&seed.key, &name, None, created);
+                    created += 1;
                 }
             }
             for device in &seed.devices {
-                store.create_device(&seed.key, &device.name, device.nickname.clone(), now_ms);
+                store.create_device(&seed.key, &device.name, device.nickname.clone(), created);
+                created += 1;
                 if let Some(created) = store
                     .devices
                     .get_mut(&seed.key)

@@ -159,13 +159,6 @@ fn parse_time(text: &str) -> Option<i64> {
     )
 }
 
-/// Formats epoch milliseconds the way the emulator writes `GmtCreate` in SQL rows.
-pub(crate) fn format_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string())
-        .unwrap_or_default()
-}
-
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
@@ -433,6 +426,6 @@ mod tests {
     #[test]
     fn times_round_trip() {
         let ms = 1_764_000_000_123;
-        assert_eq!(parse_time(&format_time(ms)), Some(ms));
+        assert_eq!(parse_time(&crate::wire::sql_time(ms)), Some(ms));
     }
 }

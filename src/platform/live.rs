@@ -1,19 +1,21 @@
 //! Reads the live state the plan needs: for each declared product, every device (QueryDevice
 //! paging), and tags only where the plan needs them (devices whose manifest declares tags, and
-//! prune candidates, whose protection tag must be seen).
+//! prune candidates, whose protection tag must be seen: of those, only that tag is read).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::paging::{compacted, list_devices_into};
 use super::{Client, Error};
-use crate::model::{DesiredState, LiveDevice, LiveProduct, LiveState, ProductSpec};
-use crate::wire::ops::{
-    BatchQueryDeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql, QueryDeviceProp,
-    QueryProduct, SqlDevice,
+use crate::model::{
+    DesiredState, LiveDevice, LiveProduct, LiveState, PROTECT_TAG, ProductSpec, Tags,
 };
-use crate::wire::{MAX_DETAIL_NAMES, MAX_SQL_OFFSET, MAX_SQL_ROWS};
+use crate::wire::ops::{
+    BatchQueryDeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql, QueryDeviceByTags,
+    QueryDeviceByTagsResponse, QueryDeviceProp, QueryProduct, SqlDevice, TagFilter,
+};
+use crate::wire::{MAX_DETAIL_NAMES, MAX_PAGE_SIZE, MAX_SQL_OFFSET, MAX_SQL_ROWS};
 
 /// How many tag reads run at once (the limiter still paces them at the quota).
 const TAG_READS_IN_FLIGHT: usize = 64;
@@ -119,12 +121,9 @@ pub async fn read_product(
     spec: &ProductSpec,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveProduct, ProductError> {
-    let needs_tags = |name: &str| match spec.devices.get(name) {
-        Some(declared) => declared.tags.is_some(),
-        None => spec.prune,
-    };
+    let declared_tags = |name: &str| spec.devices.get(name).is_some_and(|d| d.tags.is_some());
     if !spec.prune && read_by_name_pays(client, spec).await? {
-        return read_by_name(client, spec, &needs_tags, progress).await;
+        return read_by_name(client, spec, &declared_tags, progress).await;
     }
     let tags_needed = spec.prune || spec.devices.values().any(|d| d.tags.is_some());
     if tags_needed && spec.instance.is_some() {
@@ -139,20 +138,204 @@ pub async fn read_product(
             }
         }
     }
-    read_devices(client, &spec.product_key, &needs_tags, progress).await
+    let mut live = read_devices(client, &spec.product_key, &declared_tags, progress).await?;
+    if spec.prune {
+        // Of an undeclared device, prune only needs to know whether it is protected.
+        let undeclared = |name: &str| !spec.devices.contains_key(name);
+        let count = live.devices.keys().filter(|name| undeclared(name)).count();
+        let protected = protected_by_tags(client, &spec.product_key, count)
+            .await
+            .map_err(|source| ProductError {
+                product_key: spec.product_key.clone(),
+                source,
+            })?;
+        match protected {
+            Some(names) => {
+                for name in names.iter().filter(|name| undeclared(name)) {
+                    if let Some(device) = live.devices.get_mut(name) {
+                        device.tags = Some(Box::new(Tags::from([(
+                            PROTECT_TAG.to_owned(),
+                            "true".to_owned(),
+                        )])));
+                    }
+                }
+            }
+            None => read_tags(client, &spec.product_key, &mut live, &undeclared).await?,
+        }
+    }
+    Ok(live)
+}
+
+/// One QueryDeviceByTags page costs as much time as this many QueryDeviceProp calls (5 QPS
+/// against 50).
+const SEARCH_PAGE_COST: usize = 10;
+
+/// The names of a product's devices tagged `iotplan.protect: "true"`, found with one
+/// QueryDeviceByTags search across the instance (50 a page at 5 QPS), when that is quicker than
+/// one QueryDeviceProp for each of the `undeclared` devices. `None` when it is not, when the
+/// instance refuses the search, or when the pages do not add up (devices tagged meanwhile): then
+/// the caller reads the undeclared devices' tags one by one.
+async fn protected_by_tags(
+    client: &Client,
+    product_key: &str,
+    undeclared: usize,
+) -> Result<Option<HashSet<String>>, Error> {
+    if undeclared < SEARCH_PAGE_COST {
+        return Ok(None);
+    }
+    let search = |page: u32| QueryDeviceByTags {
+        tags: vec![TagFilter {
+            key: PROTECT_TAG.to_owned(),
+            value: Some("true".to_owned()),
+        }],
+        current_page: Some(page),
+        page_size: Some(MAX_PAGE_SIZE),
+    };
+    let first = match client.call(&search(1)).await {
+        Ok(first) => first,
+        Err(error) if operation_unavailable(&error) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    if first.page_count as usize * SEARCH_PAGE_COST > undeclared {
+        return Ok(None);
+    }
+    let total = first.total;
+    let rest: Vec<QueryDeviceByTagsResponse> = futures::stream::iter(2..=first.page_count)
+        .map(|page| {
+            let request = search(page);
+            async move { client.call(&request).await }
+        })
+        .buffer_unordered(TAG_READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let mut seen = HashSet::new();
+    let mut names = HashSet::new();
+    for page in std::iter::once(first).chain(rest) {
+        if page.total != total {
+            return Ok(None);
+        }
+        for device in page.data.devices {
+            seen.insert(device.iot_id);
+            if device.product_key == product_key {
+                names.insert(device.device_name);
+            }
+        }
+    }
+    Ok((seen.len() == total as usize).then_some(names))
 }
 
 /// Whether an error means QueryDeviceBySQL is not there to use (not Enterprise Edition, not
 /// this region, or a statement form it does not take): then the other reads are used.
-fn sql_unavailable(error: &Error) -> bool {
+fn operation_unavailable(error: &Error) -> bool {
     matches!(error, Error::Api(api) if api.kind == super::ErrorKind::Business
         && !api.code.contains("Throttling")
         && !api.code.contains("SystemException"))
 }
 
+/// A creation-time window of QueryDeviceBySQL, both ends exclusive (only `>` and `<` exist), in
+/// epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    after: i64,
+    before: i64,
+}
+
+impl Window {
+    /// The window's conditions, to follow the product's.
+    fn conditions(self) -> String {
+        format!(
+            " AND gmt_create > '{}' AND gmt_create < '{}'",
+            crate::wire::sql_time(self.after),
+            crate::wire::sql_time(self.before)
+        )
+    }
+
+    /// The two halves, or `None` when the window holds a single instant.
+    fn halves(self) -> Option<(Window, Window)> {
+        let middle = self.after + (self.before - self.after) / 2;
+        (self.before - self.after > 2).then_some((
+            Window {
+                after: self.after,
+                before: middle,
+            },
+            Window {
+                after: middle - 1,
+                before: self.before,
+            },
+        ))
+    }
+}
+
+/// A day, in milliseconds: the margin around a product's possible creation times.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+async fn sql_count(client: &Client, conditions: &str) -> Result<u64, Error> {
+    let answer = client
+        .call(&QueryDeviceBySql {
+            sql: format!("SELECT count(*) FROM device WHERE {conditions}"),
+        })
+        .await?;
+    Ok(answer.total_count.unwrap_or(0))
+}
+
+/// Splits a product too large for one statement into creation-time windows of at most 10,000
+/// devices each, halving windows (one `count(*)` each) from the product's creation to now, a day
+/// of margin either side. `None` when one millisecond holds more than 10,000 devices, or the
+/// windows do not add up to `total` (devices changed meanwhile).
+async fn sql_windows(
+    client: &Client,
+    product_key: &str,
+    total: u64,
+) -> Result<Option<Vec<(Window, u64)>>, Error> {
+    let product = client
+        .call(&QueryProduct {
+            product_key: product_key.to_owned(),
+        })
+        .await?;
+    let whole = Window {
+        after: product.data.gmt_create - DAY_MS,
+        before: jiff::Timestamp::now().as_millisecond() + DAY_MS,
+    };
+    let mut pending: Vec<Window> = whole
+        .halves()
+        .into_iter()
+        .flat_map(<[_; 2]>::from)
+        .collect();
+    let mut windows = Vec::new();
+    while !pending.is_empty() {
+        let counted: Vec<(Window, u64)> = futures::stream::iter(pending.drain(..))
+            .map(|window| async move {
+                let conditions = format!("product_key = '{product_key}'{}", window.conditions());
+                Ok::<_, Error>((window, sql_count(client, &conditions).await?))
+            })
+            .buffer_unordered(TAG_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        for (window, count) in counted {
+            if count <= MAX_SQL_OFFSET {
+                if count > 0 {
+                    windows.push((window, count));
+                }
+                continue;
+            }
+            let Some((early, late)) = window.halves() else {
+                tracing::debug!(
+                    product_key,
+                    count,
+                    "one millisecond holds over 10,000 devices"
+                );
+                return Ok(None);
+            };
+            pending.extend([early, late]);
+        }
+    }
+    Ok((windows.iter().map(|(_, count)| count).sum::<u64>() == total).then_some(windows))
+}
+
 /// Reads a product with its tags inline through QueryDeviceBySQL, 50 rows a call at its quota:
-/// one `count(*)`, then the rows in creation order. `None` when the instance does not offer it,
-/// when the product holds more than one statement can page through (10,000), or when the rows
+/// one `count(*)`, then the rows in creation order. A product over the 10,000 rows one statement
+/// pages through is split into creation-time windows first ([`sql_windows`]). `None` when the
+/// instance does not offer the operation, when the product cannot be split so, or when the rows
 /// do not add up to the count (devices changed while reading); the caller then lists instead.
 ///
 /// # Errors
@@ -162,37 +345,33 @@ async fn read_by_sql(
     product_key: &str,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<Option<LiveProduct>, Error> {
-    let counted = client
-        .call(&QueryDeviceBySql {
-            sql: format!("SELECT count(*) FROM device WHERE product_key = '{product_key}'"),
-        })
-        .await;
-    let total = match counted {
-        Ok(response) => response.total_count.unwrap_or(0),
-        Err(error) if sql_unavailable(&error) => return Ok(None),
+    let total = match sql_count(client, &format!("product_key = '{product_key}'")).await {
+        Ok(total) => total,
+        Err(error) if operation_unavailable(&error) => return Ok(None),
         Err(error) => return Err(error),
     };
-    if total > MAX_SQL_OFFSET {
-        tracing::debug!(
-            product_key,
-            total,
-            "over 10,000 devices: listing instead of SQL"
-        );
-        return Ok(None);
-    }
+    let windows: Vec<(Option<Window>, u64)> = if total <= MAX_SQL_OFFSET {
+        vec![(None, total)]
+    } else {
+        match sql_windows(client, product_key, total).await? {
+            Some(windows) => windows.into_iter().map(|(w, n)| (Some(w), n)).collect(),
+            None => return Ok(None),
+        }
+    };
     let read = std::sync::atomic::AtomicUsize::new(0);
-    let offsets = (0..total).step_by(MAX_SQL_ROWS as usize);
-    let pages: Vec<Vec<(String, LiveDevice)>> = futures::stream::iter(offsets)
-        .map(|offset| {
+    let statements = windows.iter().flat_map(|(window, count)| {
+        let conditions = window.map(Window::conditions).unwrap_or_default();
+        (0..*count).step_by(MAX_SQL_ROWS as usize).map(move |offset| {
+            format!(
+                "SELECT * FROM device WHERE product_key = '{product_key}'{conditions} ORDER BY gmt_create LIMIT {offset},{MAX_SQL_ROWS}"
+            )
+        })
+    });
+    let pages: Vec<Vec<(String, LiveDevice)>> = futures::stream::iter(statements)
+        .map(|sql| {
             let read = &read;
             async move {
-                let page = client
-                    .call(&QueryDeviceBySql {
-                        sql: format!(
-                            "SELECT * FROM device WHERE product_key = '{product_key}' ORDER BY gmt_create LIMIT {offset},{MAX_SQL_ROWS}"
-                        ),
-                    })
-                    .await?;
+                let page = client.call(&QueryDeviceBySql { sql }).await?;
                 let done = read.fetch_add(page.data.len(), std::sync::atomic::Ordering::Relaxed)
                     + page.data.len();
                 progress(product_key, done, total as usize);

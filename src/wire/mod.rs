@@ -68,6 +68,7 @@ actions! {
     SaveDeviceProp => 50, true;
     QueryDeviceProp => 50, false;
     QueryDeviceBySQL => 10, false;
+    QueryDeviceByTags => 5, false;
     DeleteDeviceProp => 500, true;
     QueryProduct => 50, false;
     QueryProductList => 50, false;
@@ -113,6 +114,9 @@ pub const NEXT_TOKEN_OFFSET: u64 = 10_000;
 /// million devices can be listed, no more.
 pub const MAX_LIST_OFFSET: u64 = 1_000_000;
 
+/// Most tags one QueryDeviceByTags matches.
+pub const MAX_TAG_FILTERS: usize = 10;
+
 /// Longest QueryDeviceBySQL statement.
 pub const MAX_SQL_CHARS: usize = 400;
 
@@ -121,6 +125,14 @@ pub const MAX_SQL_ROWS: u64 = 50;
 
 /// QueryDeviceBySQL reads no row past this offset of one WHERE (`n + k` at most this).
 pub const MAX_SQL_OFFSET: u64 = 10_000;
+
+/// Epoch milliseconds as a QueryDeviceBySQL date literal, `yyyy-MM-dd HH:mm:ss.SSS` (UTC).
+#[must_use]
+pub fn sql_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .unwrap_or_default()
+}
 
 /// Most names one BatchCheckDeviceNames accepts; the platform drops the rest silently.
 pub const MAX_CHECK_NAMES: usize = 10_000;

@@ -260,3 +260,37 @@ def test_query_device_by_sql_counts_pages_and_returns_tags(emulator, algorithm):
     public = client.query_device_by_sql(m.QueryDeviceBySQLRequest(
         sql="SELECT count(*) FROM device WHERE product_key = 'a1BigFleet01'")).body
     assert not public.success and public.code == "iot.common.APINotSupportedInInstance"
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_query_device_by_tags_matches_every_tag_and_pages(emulator, algorithm):
+    client = make_client(emulator.host, algorithm)
+    tag = m.QueryDeviceByTagsRequestTag
+
+    def search(tags, page=1, size=50, instance="iot-conform01"):
+        return client.query_device_by_tags(m.QueryDeviceByTagsRequest(
+            iot_instance_id=instance, tag=tags, current_page=page, page_size=size)).body
+
+    first = search([tag(tag_key="floor", tag_value="3")])
+    assert first.success, first.error_message
+    assert (first.total, first.page_count, first.page, first.page_size) == (120, 3, 1, 50)
+    names = [d.device_name for d in first.data.simple_device_info]
+    for page in (2, 3):
+        names += [d.device_name for d in search([tag(tag_key="floor", tag_value="3")], page=page).data.simple_device_info]
+    assert len(names) == len(set(names)) == 120
+    assert names[0] == "sql-dev-120", "newest first"
+    device = first.data.simple_device_info[0]
+    assert device.product_key == "a1SqlFleet01" and device.iot_id and device.product_name
+
+    both = search([tag(tag_key="room", tag_value="117"), tag(tag_key="floor", tag_value="3")])
+    assert [d.device_name for d in both.data.simple_device_info] == ["sql-dev-017"]
+    assert search([tag(tag_key="room", tag_value="117"), tag(tag_key="floor", tag_value="4")]).total == 0
+    assert search([tag(tag_key="room")]).total == 120, "a key alone matches any value"
+    assert search([tag(tag_key="floor", tag_value="3")], instance=None).total == 0, "another instance's devices"
+
+    for tags, size, code in [
+        ([tag(tag_key=f"k{n}", tag_value="v") for n in range(11)], 50, "iot.common.InvalidFormattedParameter"),
+        ([tag(tag_key="floor", tag_value="3")], 51, "iot.common.InvalidPageParams"),
+    ]:
+        refused = search(tags, size=size)
+        assert not refused.success and refused.code == code

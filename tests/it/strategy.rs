@@ -103,7 +103,9 @@ async fn prune_lists_the_whole_product_past_ten_thousand_in_the_minimum_of_pages
 
 const INSTANCE: &str = "iot-ent01";
 
-async fn enterprise_env(devices: u64) -> TestEnv {
+/// A tagged product on an Enterprise Edition instance, its devices created a millisecond apart
+/// (or, with `spread` false, all in one millisecond).
+async fn enterprise_env_with(devices: u64, spread: bool) -> TestEnv {
     let env = TestEnv::fast().await;
     env.running.emulator.with_store(|store| {
         let now = now_ms();
@@ -119,7 +121,11 @@ async fn enterprise_env(devices: u64) -> TestEnv {
                 "a1Fleet",
                 &format!("unit-{n:06}"),
                 None,
-                now + i64::try_from(n).expect("small"),
+                if spread {
+                    now + i64::try_from(n).expect("small")
+                } else {
+                    now
+                },
             );
         }
         let fleet = store.devices.get_mut("a1Fleet").expect("fleet");
@@ -132,6 +138,10 @@ async fn enterprise_env(devices: u64) -> TestEnv {
     });
     env.running.emulator.clear_requests();
     env
+}
+
+async fn enterprise_env(devices: u64) -> TestEnv {
+    enterprise_env_with(devices, true).await
 }
 
 async fn plan_tags(env: &TestEnv, devices: u64) -> (usize, Vec<String>) {
@@ -163,13 +173,38 @@ async fn tags_of_an_enterprise_product_come_inline_from_sql() {
     );
 }
 
+/// Past the 10,000 rows one statement pages through, the product is split into creation-time
+/// windows of at most 10,000 devices: still no per-device read, and the windows' counts cost
+/// little beside the pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_what_one_statement_pages_through_the_product_is_listed() {
-    let env = enterprise_env(10_050).await;
-    let (updates, _) = plan_tags(&env, 10_050).await;
-    assert_eq!(updates, 1);
+async fn past_ten_thousand_sql_reads_creation_time_windows() {
+    let env = enterprise_env(25_050).await;
+    let (updates, names) = plan_tags(&env, 25_050).await;
+    assert_eq!((updates, names), (1, vec!["unit-000007".to_owned()]));
     let calls = calls(&env);
-    assert_eq!(calls.get("QueryDeviceBySQL"), Some(&1), "only the count");
+    assert_eq!(calls.get("QueryDevice"), None);
+    assert_eq!(calls.get("QueryDeviceProp"), None);
+    assert_eq!(calls.get("QueryProduct"), Some(&1), "the creation time");
+    let log = env.running.emulator.requests();
+    let refused = log.iter().filter(|r| r.code.is_some()).count();
+    assert_eq!(refused, 0, "no statement was refused (limits, offsets)");
+    // The minimum is the count and 501 pages of 50; each window adds its count and at most one
+    // part-filled page.
+    let sql = calls["QueryDeviceBySQL"];
+    assert!(
+        (502..=502 + 80).contains(&sql),
+        "{sql} QueryDeviceBySQL calls for 25,050 devices"
+    );
+}
+
+/// When one millisecond holds more than 10,000 devices no window can be read whole: the product
+/// is listed and its tags read per device instead, with the same plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_ten_thousand_in_one_millisecond_are_listed() {
+    let env = enterprise_env_with(10_050, false).await;
+    let (updates, names) = plan_tags(&env, 10_050).await;
+    assert_eq!((updates, names), (1, vec!["unit-000007".to_owned()]));
+    let calls = calls(&env);
     assert_eq!(calls.get("QueryDevice"), Some(&201));
     assert_eq!(calls.get("QueryDeviceProp"), Some(&10_050));
 }
@@ -197,4 +232,73 @@ async fn sql_is_not_tried_on_the_public_instance_and_refused_there() {
             .contains("iot.common.APINotSupportedInInstance"),
         "{refused}"
     );
+}
+
+/// A product of 2,000 on the public instance, 1,000 of them declared with prune on; of the
+/// undeclared, `unit-001500`, `unit-001501` and `unit-002000` carry `iotplan.protect: "true"`
+/// and `unit-001502` carries it as "false". Another product of the instance has protected
+/// devices too.
+async fn prune_env() -> TestEnv {
+    let env = env_with(2_000).await.with_products(&["a1Other"]);
+    env.running.emulator.with_store(|store| {
+        for n in 1..=60 {
+            store.create_device("a1Other", &format!("other-{n:04}"), None, now_ms());
+        }
+        let mut protect = |product: &str, name: &str, value: &str| {
+            let device = store
+                .devices
+                .get_mut(product)
+                .and_then(|d| d.by_name.get_mut(name))
+                .expect("seeded");
+            device.tags.insert("iotplan.protect".into(), value.into());
+        };
+        for name in ["unit-001500", "unit-001501", "unit-002000", "unit-000010"] {
+            protect("a1Fleet", name, "true");
+        }
+        protect("a1Fleet", "unit-001502", "false");
+        for n in 1..=60 {
+            protect("a1Other", &format!("other-{n:04}"), "true");
+        }
+    });
+    env.running.emulator.clear_requests();
+    env
+}
+
+async fn prune_plan(env: &TestEnv, declared_to: u64) -> (usize, Vec<String>) {
+    let desired = load_str("m.yaml", &manifest(1, declared_to, true)).expect("manifest");
+    let spec = &desired.products["a1Fleet"];
+    let live = read_product(&env.client(), spec, &|_, _, _| {})
+        .await
+        .expect("read");
+    let plan = diff(spec, &live);
+    (plan.delete.len(), plan.protected)
+}
+
+/// Prune needs to know which undeclared devices are protected: one QueryDeviceByTags search
+/// (2 pages of 50 across the instance) instead of 1,000 QueryDeviceProp calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_devices_are_found_by_one_tag_search() {
+    let env = prune_env().await;
+    let (deleted, protected) = prune_plan(&env, 1_000).await;
+    assert_eq!(
+        protected,
+        ["unit-001500", "unit-001501", "unit-002000"],
+        "the declared unit-000010 is not a prune candidate; \"false\" does not protect"
+    );
+    assert_eq!(deleted, 997);
+    let calls = calls(&env);
+    assert_eq!(calls.get("QueryDeviceByTags"), Some(&2), "{calls:?}");
+    assert_eq!(calls.get("QueryDeviceProp"), None, "{calls:?}");
+}
+
+/// With few undeclared devices, one QueryDeviceProp each is quicker than a search page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn few_prune_candidates_are_read_one_by_one() {
+    let env = prune_env().await;
+    let (deleted, protected) = prune_plan(&env, 1_995).await;
+    assert_eq!(protected, ["unit-002000"]);
+    assert_eq!(deleted, 4);
+    let calls = calls(&env);
+    assert_eq!(calls.get("QueryDeviceByTags"), None, "{calls:?}");
+    assert_eq!(calls.get("QueryDeviceProp"), Some(&5), "{calls:?}");
 }
