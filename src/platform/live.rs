@@ -250,16 +250,23 @@ impl Window {
         )
     }
 
-    /// The two halves, or `None` when the window holds a single instant.
+    /// The two halves, each holding at least one instant, or `None` when the window holds a
+    /// single instant (or none).
     fn halves(self) -> Option<(Window, Window)> {
-        let middle = self.after + (self.before - self.after) / 2;
-        (self.before - self.after > 2).then_some((
+        let (first, last) = (self.after + 1, self.before - 1);
+        let instants = last - first + 1;
+        if instants < 2 {
+            return None;
+        }
+        // The later half starts at `split`.
+        let split = first + instants / 2;
+        Some((
             Window {
                 after: self.after,
-                before: middle,
+                before: split,
             },
             Window {
-                after: middle - 1,
+                after: split - 1,
                 before: self.before,
             },
         ))
@@ -616,5 +623,34 @@ impl std::fmt::Display for ReadErrors {
             writeln!(f)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    /// Halving splits a window into two non-empty, disjoint windows covering it, and stops at a
+    /// single instant.
+    #[test]
+    fn halves_cover_the_window_and_always_shrink() {
+        let instants = |w: Window| (w.after + 1..w.before).collect::<Vec<_>>();
+        for width in 0..40 {
+            let window = Window {
+                after: 1_000,
+                before: 1_000 + width,
+            };
+            match window.halves() {
+                None => assert!(instants(window).len() < 2, "{window:?} was not split"),
+                Some((early, late)) => {
+                    let (a, b) = (instants(early), instants(late));
+                    assert!(
+                        !a.is_empty() && !b.is_empty(),
+                        "{window:?} → {early:?} {late:?}"
+                    );
+                    assert_eq!([a, b].concat(), instants(window));
+                }
+            }
+        }
     }
 }
