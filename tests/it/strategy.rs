@@ -1,6 +1,8 @@
 //! The read strategy: with prune off, few declared devices of a large product are read by name;
 //! otherwise the product is listed, the first 10,000 by parallel pages and the rest on the
-//! NextToken chain. Each checked by the calls the emulator saw.
+//! NextToken chain. Tags come inline from QueryDeviceBySQL on an Enterprise Edition instance (in
+//! creation-time windows past 10,000 devices), and prune finds protected candidates with one
+//! QueryDeviceByTags search. Each checked by the calls the emulator saw.
 
 use std::collections::BTreeMap;
 
