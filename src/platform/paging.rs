@@ -133,7 +133,8 @@ pub async fn list_devices_into<T: Send>(
     Ok(kept)
 }
 
-/// Every device an application registered, with its secret (QueryPageByApplyId, 50 a page).
+/// Every device an application registered, with its secret (QueryPageByApplyId, 50 a page):
+/// page 1 gives the page count, then the other pages run side by side, paced by the limiter.
 ///
 /// # Errors
 /// The first call that fails after its retries.
@@ -141,20 +142,27 @@ pub async fn registered_devices(
     client: &Client,
     apply_id: i64,
 ) -> Result<Vec<ApplyDeviceInfo>, Error> {
-    let mut devices = Vec::new();
-    for page in 1.. {
-        let response = client
-            .call(&QueryPageByApplyId {
-                apply_id,
-                page_size: Some(MAX_PAGE_SIZE),
-                current_page: Some(page),
-            })
-            .await?;
-        let count = response.apply_device_list.devices.len();
-        devices.extend(response.apply_device_list.devices);
-        if count < MAX_PAGE_SIZE as usize || page >= response.page_count {
-            break;
-        }
+    let page = |page: u32| QueryPageByApplyId {
+        apply_id,
+        page_size: Some(MAX_PAGE_SIZE),
+        current_page: Some(page),
+    };
+    let first = client.call(&page(1)).await?;
+    let mut devices = first.apply_device_list.devices;
+    if devices.len() < MAX_PAGE_SIZE as usize {
+        return Ok(devices);
     }
+    let rest: Vec<Vec<ApplyDeviceInfo>> = futures::stream::iter(2..=first.page_count)
+        .map(|number| {
+            let request = page(number);
+            async move {
+                let response = client.call(&request).await?;
+                Ok::<_, Error>(response.apply_device_list.devices)
+            }
+        })
+        .buffered(PAGES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    devices.extend(rest.into_iter().flatten());
     Ok(devices)
 }
