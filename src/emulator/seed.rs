@@ -109,7 +109,16 @@ impl Seed {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| seed_error(e.to_string()))?;
-        serde_saphyr::from_str(&text).map_err(|e| seed_error(e.to_string()))
+        // JSON seeds (what generated fleets use) have no size limit; YAML seeds keep the YAML
+        // parser's default budget.
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            serde_json::from_str(&text).map_err(|e| seed_error(e.to_string()))
+        } else {
+            serde_saphyr::from_str(&text).map_err(|e| seed_error(e.to_string()))
+        }
     }
 
     /// Adds the seed's products and devices to a store (products already there are kept).
@@ -174,5 +183,41 @@ pub fn new_product(
         protocol_type: None,
         created_ms: now_ms,
         seq: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A generated fleet past the YAML parser's budget loads from JSON, its devices created a
+    /// millisecond apart before the emulator starts, the product just before them.
+    #[test]
+    fn large_json_seeds_load_with_spread_creation_times() {
+        let devices: Vec<serde_json::Value> = (1..=60_000)
+            .map(|n| serde_json::json!({"name": format!("unit-{n:06}"), "tags": {"fleet": "a"}}))
+            .collect();
+        let seed = serde_json::json!({"products": [
+            {"key": "a1Seeded", "devices": devices, "generate": {"prefix": "gen-", "count": 5, "width": 2}}
+        ]});
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("seed.json");
+        std::fs::write(&path, seed.to_string()).expect("written");
+        let mut store = Store::new();
+        Seed::load(&path)
+            .expect("loads")
+            .apply(&mut store, 1_000_000);
+        let devices = &store.devices["a1Seeded"].by_name;
+        assert_eq!(devices.len(), 60_005);
+        let mut times: Vec<i64> = devices.values().map(|d| d.created_ms).collect();
+        times.sort_unstable();
+        times.dedup();
+        assert_eq!(times.len(), 60_005, "one millisecond each");
+        assert_eq!((times[0], times[60_004]), (1_000_000 - 60_005, 999_999));
+        assert_eq!(
+            devices["gen-01"].created_ms, times[0],
+            "generated devices first"
+        );
+        assert_eq!(store.products["a1Seeded"].created_ms, times[0] - 1);
     }
 }
