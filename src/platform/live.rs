@@ -112,7 +112,9 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
 
 /// Reads one declared product's live state, with tags where the plan needs them. With prune off,
 /// only the declared devices matter: when they are few against the product's size they are read
-/// by name; otherwise the whole product is listed.
+/// by name; otherwise the whole product is read, through QueryDeviceBySQL (tags inline) on an
+/// Enterprise Edition instance when tags matter, else by listing it. With prune on, of each
+/// undeclared device only whether it carries `iotplan.protect: "true"` is read.
 ///
 /// # Errors
 /// The first read that fails after its retries.
