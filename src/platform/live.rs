@@ -359,6 +359,8 @@ async fn read_by_sql(
         Err(error) if operation_unavailable(&error) => return Ok(None),
         Err(error) => return Err(error),
     };
+    // Shown while the windows are counted, before the first rows arrive.
+    progress(product_key, 0, total as usize);
     let windows: Vec<(Option<Window>, u64)> = if total <= MAX_SQL_OFFSET {
         vec![(None, total)]
     } else {
