@@ -566,6 +566,19 @@ fn query_device(
 }
 
 /// QueryDeviceBySQL over the devices of the request's (Enterprise Edition) instance.
+/// Every device of every product on `instance` (`None`: the public instance), with its product.
+fn instance_devices<'s>(
+    store: &'s Store,
+    instance: Option<&'s str>,
+) -> impl Iterator<Item = (&'s Product, &'s store::Device)> {
+    store
+        .products
+        .values()
+        .filter(move |product| product.instance.as_deref() == instance)
+        .filter_map(|product| store.devices.get(&product.key).map(|d| (product, d)))
+        .flat_map(|(product, devices)| devices.by_name.values().map(move |d| (product, d)))
+}
+
 /// Devices of the request's instance (the public one without `IotInstanceId`) carrying every
 /// tag asked for (a key alone matches any value), newest first.
 fn query_device_by_tags(
@@ -584,12 +597,7 @@ fn query_device_by_tags(
     }
     let size = page_size(request.page_size, 10, wire::MAX_PAGE_SIZE)?;
     let page = current_page(request.current_page)?;
-    let mut matching: Vec<(&Product, &store::Device)> = store
-        .products
-        .values()
-        .filter(|product| product.instance.as_deref() == ctx.instance)
-        .filter_map(|product| store.devices.get(&product.key).map(|d| (product, d)))
-        .flat_map(|(product, devices)| devices.by_name.values().map(move |d| (product, d)))
+    let mut matching: Vec<(&Product, &store::Device)> = instance_devices(store, ctx.instance)
         .filter(|(_, device)| {
             request.tags.iter().all(|tag| {
                 device
@@ -641,17 +649,8 @@ fn query_device_by_sql(
         }
         sql::SqlError::Page(message) => Reject::business("iot.common.InvalidPageParams", &message),
     })?;
-    let mut rows: Vec<(&str, &store::Device)> = store
-        .products
-        .values()
-        .filter(|product| product.instance.as_deref() == Some(instance))
-        .filter_map(|product| store.devices.get(&product.key).map(|d| (product, d)))
-        .flat_map(|(product, devices)| {
-            devices
-                .by_name
-                .values()
-                .map(move |device| (product.key.as_str(), device))
-        })
+    let mut rows: Vec<(&str, &store::Device)> = instance_devices(store, Some(instance))
+        .map(|(product, device)| (product.key.as_str(), device))
         .filter(|(key, device)| query.matches(key, device))
         .collect();
     if query.count {
