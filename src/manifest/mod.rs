@@ -5,6 +5,7 @@
 //! A document whose structure is wrong (unknown key, wrong type, YAML syntax) reports that first
 //! problem and is skipped; every other document and every other check still runs.
 
+pub mod reader;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -12,12 +13,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_saphyr::Spanned;
 use sha2::Digest as _;
 
 use crate::model::{DesiredState, DeviceSpec, Origin, ProductSpec};
 use crate::wire;
-pub use schema::{DeviceEntry, ManifestDocument, Range, json_schema};
+pub use schema::{At, DeviceEntry, ManifestDocument, Range, json_schema};
 
 /// The only apiVersion.
 pub const API_VERSION: &str = "iotplan/v1";
@@ -101,6 +101,10 @@ impl Source {
         }
     }
 
+    fn origin_of<T>(&self, at: &At<T>) -> Origin {
+        self.origin(at.line.into(), at.column.into())
+    }
+
     fn snippet(&self, line: u64, column: u64) -> Option<String> {
         let text = self
             .text
@@ -132,18 +136,8 @@ impl Source {
         }
     }
 
-    fn at<T>(
-        &self,
-        spanned: &Spanned<T>,
-        message: impl Into<String>,
-        hint: Option<&str>,
-    ) -> Diagnostic {
-        self.diagnostic(
-            spanned.referenced.line(),
-            spanned.referenced.column(),
-            message,
-            hint,
-        )
+    fn at<T>(&self, at: &At<T>, message: impl Into<String>, hint: Option<&str>) -> Diagnostic {
+        self.diagnostic(at.line.into(), at.column.into(), message, hint)
     }
 }
 
@@ -301,19 +295,6 @@ struct Builder {
     batch: BTreeMap<String, Vec<(String, DeviceSpec)>>,
 }
 
-/// The parser's resource limits, raised so that one file can list about two million devices
-/// (a plain entry is 3 nodes and 4 events). The alias and anchor limits that stop "billion
-/// laughs" documents stay at the parser's defaults.
-fn parser_options() -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = 8_000_000;
-    budget.max_events = 12_000_000;
-    budget.max_total_scalar_bytes = 512 * 1024 * 1024;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options
-}
-
 /// A product's settings as first declared (value as text, and where).
 #[derive(Default)]
 struct DeclaredSettings {
@@ -421,18 +402,17 @@ fn fill(text: &str, n: u64) -> String {
 
 impl Builder {
     fn add_file(&mut self, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
-        let documents: Vec<ManifestDocument> =
-            match serde_saphyr::from_multiple_with_options(&source.text, parser_options()) {
-                Ok(documents) => documents,
-                Err(error) => {
-                    let (line, column) =
-                        error.location().map_or((1, 1), |l| (l.line(), l.column()));
-                    let message = parse_message(&error);
-                    let hint = parse_hint(&message);
-                    diagnostics.push(source.diagnostic(line, column, message, hint));
-                    return;
-                }
-            };
+        let read = reader::plain(&source.text).map_or_else(|| reader::exact(&source.text), Ok);
+        let documents = match read {
+            Ok(documents) => documents,
+            Err(error) => {
+                let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
+                let message = parse_message(&error);
+                let hint = parse_hint(&message);
+                diagnostics.push(source.diagnostic(line, column, message, hint));
+                return;
+            }
+        };
         if documents.is_empty() {
             diagnostics.push(source.diagnostic(
                 1,
@@ -527,21 +507,18 @@ impl Builder {
                 devices: BTreeMap::new(),
             });
         let firsts = self.settings.entry(key.clone()).or_default();
-        let at = |referenced: &serde_saphyr::Location| {
-            source.origin(referenced.line(), referenced.column())
-        };
         let region = doc
             .region
             .as_ref()
-            .map(|r| (at(&r.referenced), r.value.clone()));
+            .map(|r| (source.origin_of(r), r.value.clone()));
         let instance = doc
             .instance
             .as_ref()
-            .map(|i| (at(&i.referenced), i.value.clone()));
+            .map(|i| (source.origin_of(i), i.value.clone()));
         let prune = doc
             .prune
             .as_ref()
-            .map(|p| (at(&p.referenced), p.value.to_string()));
+            .map(|p| (source.origin_of(p), p.value.to_string()));
         for (what, declared, first) in [
             ("region", region, &mut firsts.region),
             ("instance", instance, &mut firsts.instance),
@@ -568,180 +545,179 @@ impl Builder {
                 }
             }
         }
+        let batch = self.batch.entry(key).or_default();
+        batch.reserve(doc.devices.len());
         for entry in doc.devices {
-            self.add_entry(source, &key, &entry, diagnostics);
+            add_entry(source, entry, batch, diagnostics);
         }
     }
+}
 
-    fn add_entry(
-        &mut self,
-        source: &Source,
-        product_key: &str,
-        entry: &Spanned<DeviceEntry>,
-        diagnostics: &mut Vec<Diagnostic>,
-    ) {
-        let device = &entry.value;
-        let before = diagnostics.len();
-        let numbers: Vec<u64> = match (&device.range, Template::parse(&device.name.value)) {
-            (None, None) => vec![0],
-            (None, Some(_)) => {
-                diagnostics.push(source.at(
-                    &device.name,
-                    format!(
-                        "the name `{}` has a `{{n}}` placeholder but no range",
-                        device.name.value
-                    ),
-                    Some("add `range: {from: 1, to: 100}`, or remove the placeholder"),
-                ));
-                return;
-            }
-            (Some(range), None) => {
+/// Validates one device entry and adds the devices it declares (one, or one per number of its
+/// range) to `batch`; an entry with a problem adds none.
+fn add_entry(
+    source: &Source,
+    entry: At<DeviceEntry>,
+    batch: &mut Vec<(String, DeviceSpec)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let device = &entry.value;
+    let before = diagnostics.len();
+    let parsed = Template::parse(&device.name.value);
+    let has_placeholder = parsed.is_some();
+    let template = match parsed {
+        Some(Err(problem)) if device.range.is_some() => {
+            diagnostics.push(source.at(
+                &device.name,
+                problem,
+                Some("write `{n}` or `{n:WIDTH}`, e.g. `meter-{n:05}`"),
+            ));
+            return;
+        }
+        Some(Ok(template)) => Some(template),
+        _ => None,
+    };
+    let numbers = match (&device.range, has_placeholder) {
+        (None, false) => 0..=0,
+        (None, true) => {
+            diagnostics.push(source.at(
+                &device.name,
+                format!(
+                    "the name `{}` has a `{{n}}` placeholder but no range",
+                    device.name.value
+                ),
+                Some("add `range: {from: 1, to: 100}`, or remove the placeholder"),
+            ));
+            return;
+        }
+        (Some(range), false) => {
+            diagnostics.push(source.at(
+                range,
+                "a range needs a `{n}` or `{n:WIDTH}` placeholder in the name",
+                Some("write e.g. `name: meter-{n:05}`"),
+            ));
+            return;
+        }
+        (Some(range), true) => {
+            let Range { from, to } = range.value;
+            if from > to {
                 diagnostics.push(source.at(
                     range,
-                    "a range needs a `{n}` or `{n:WIDTH}` placeholder in the name",
-                    Some("write e.g. `name: meter-{n:05}`"),
+                    format!("the range runs from {from} down to {to}"),
+                    Some("make `from` at most `to`"),
                 ));
                 return;
             }
-            (Some(_), Some(Err(problem))) => {
+            if to - from + 1 > MAX_RANGE {
                 diagnostics.push(source.at(
-                    &device.name,
-                    problem,
-                    Some("write `{n}` or `{n:WIDTH}`, e.g. `meter-{n:05}`"),
+                    range,
+                    format!(
+                        "the range expands to {} devices, more than {MAX_RANGE}",
+                        to - from + 1
+                    ),
+                    Some("split the fleet into several ranges or products"),
                 ));
                 return;
             }
-            (Some(range), Some(Ok(_))) => {
-                let Range { from, to } = range.value;
-                if from > to {
-                    diagnostics.push(source.at(
-                        range,
-                        format!("the range runs from {from} down to {to}"),
-                        Some("make `from` at most `to`"),
-                    ));
-                    return;
-                }
-                if to - from + 1 > MAX_RANGE {
-                    diagnostics.push(source.at(
-                        range,
-                        format!(
-                            "the range expands to {} devices, more than {MAX_RANGE}",
-                            to - from + 1
-                        ),
-                        Some("split the fleet into several ranges or products"),
-                    ));
-                    return;
-                }
-                (from..=to).collect()
-            }
-        };
-        let is_range = device.range.is_some();
-        let (first, last) = (numbers[0], numbers[numbers.len() - 1]);
-        // Every expansion has the same characters as the first and last; check those two.
+            from..=to
+        }
+    };
+    let is_range = device.range.is_some();
+    // Fills `{n}` in a range entry's values; a single device's values stand as written.
+    let expand = |text: &str, n: u64| -> String {
+        if is_range {
+            fill(text, n)
+        } else {
+            text.to_owned()
+        }
+    };
+    let (first, last) = (*numbers.start(), *numbers.end());
+    // Every expansion has the same characters as the first and last; check those two.
+    let names = match &template {
+        Some(template) => [template.render(first), template.render(last)],
+        None => [device.name.value.clone(), String::new()],
+    };
+    if let Some(name) = names
+        .iter()
+        .take(if template.is_some() { 2 } else { 1 })
+        .find(|name| !wire::is_valid_device_name(name))
+    {
+        diagnostics.push(source.at(
+            &device.name,
+            format!("`{name}` is not a valid DeviceName"),
+            Some("a DeviceName has 4 to 32 characters of letters, digits and - _ @ . :"),
+        ));
+    }
+    if let Some(nickname) = &device.nickname
+        && !nickname.value.is_empty()
+    {
         for n in [first, last] {
-            let name = if is_range {
-                fill(&device.name.value, n)
-            } else {
-                device.name.value.clone()
-            };
-            if !wire::is_valid_device_name(&name) {
-                diagnostics.push(source.at(
-                    &device.name,
-                    format!("`{name}` is not a valid DeviceName"),
-                    Some("a DeviceName has 4 to 32 characters of letters, digits and - _ @ . :"),
-                ));
+            let text = expand(&nickname.value, n);
+            if !wire::is_valid_nickname(&text, MAX_NICKNAME_WEIGHT) {
+                diagnostics.push(source.at(nickname, format!("`{text}` is not a valid nickname"), Some("a nickname has letters, digits, _ and CJK characters (no spaces or -), 4 to 32 long with each CJK character counting 2; write \"\" for no nickname")));
                 break;
             }
         }
-        if let Some(nickname) = &device.nickname
-            && !nickname.value.is_empty()
-        {
-            for n in [first, last] {
-                let text = if is_range {
-                    fill(&nickname.value, n)
-                } else {
-                    nickname.value.clone()
-                };
-                if !wire::is_valid_nickname(&text, MAX_NICKNAME_WEIGHT) {
-                    diagnostics.push(source.at(nickname, format!("`{text}` is not a valid nickname"), Some("a nickname has letters, digits, _ and CJK characters (no spaces or -), 4 to 32 long with each CJK character counting 2; write \"\" for no nickname")));
-                    break;
-                }
-            }
+    }
+    if let Some(tags) = &device.tags {
+        if tags.value.len() > wire::MAX_TAGS {
+            diagnostics.push(source.at(
+                tags,
+                format!(
+                    "{} tags; a device holds at most {}",
+                    tags.value.len(),
+                    wire::MAX_TAGS
+                ),
+                Some("remove tags"),
+            ));
         }
-        if let Some(tags) = &device.tags {
-            if tags.value.len() > wire::MAX_TAGS {
+        for (key, value) in &tags.value {
+            if key == wire::RESERVED_TAG_KEY {
+                diagnostics.push(source.at(
+                    tags,
+                    format!("the tag key `{key}` is reserved by the platform and would be dropped"),
+                    Some("use another key"),
+                ));
+            } else if !wire::is_valid_tag_key(key) {
+                diagnostics.push(source.at(tags, format!("`{key}` is not a valid tag key"), Some("a tag key has 2 to 32 letters, digits, _ - or ., and does not start with a digit")));
+            }
+            if expand(value, last).chars().count() > wire::MAX_TAG_VALUE_CHARS {
                 diagnostics.push(source.at(
                     tags,
                     format!(
-                        "{} tags; a device holds at most {}",
-                        tags.value.len(),
-                        wire::MAX_TAGS
+                        "the value of tag `{key}` is longer than {} characters",
+                        wire::MAX_TAG_VALUE_CHARS
                     ),
-                    Some("remove tags"),
+                    Some("shorten it"),
                 ));
             }
-            for (key, value) in &tags.value {
-                if key == wire::RESERVED_TAG_KEY {
-                    diagnostics.push(source.at(
-                        tags,
-                        format!(
-                            "the tag key `{key}` is reserved by the platform and would be dropped"
-                        ),
-                        Some("use another key"),
-                    ));
-                } else if !wire::is_valid_tag_key(key) {
-                    diagnostics.push(source.at(tags, format!("`{key}` is not a valid tag key"), Some("a tag key has 2 to 32 letters, digits, _ - or ., and does not start with a digit")));
-                }
-                let longest = if is_range {
-                    fill(value, last)
-                } else {
-                    value.clone()
-                };
-                if longest.chars().count() > wire::MAX_TAG_VALUE_CHARS {
-                    diagnostics.push(source.at(
-                        tags,
-                        format!(
-                            "the value of tag `{key}` is longer than {} characters",
-                            wire::MAX_TAG_VALUE_CHARS
-                        ),
-                        Some("shorten it"),
-                    ));
-                }
-            }
         }
-        if diagnostics.len() > before {
-            return;
-        }
-        let origin = source.origin(entry.referenced.line(), entry.referenced.column());
-        let batch = self.batch.entry(product_key.to_owned()).or_default();
-        batch.reserve(numbers.len());
-        for n in numbers {
-            let expand = |text: &str| {
-                if is_range {
-                    fill(text, n)
-                } else {
-                    text.to_owned()
-                }
-            };
-            let name = expand(&device.name.value);
-            let spec = DeviceSpec {
-                nickname: device
-                    .nickname
-                    .as_ref()
-                    .map(|nick| expand(&nick.value).into()),
-                enabled: device.enabled.unwrap_or(true),
-                tags: device.tags.as_ref().map(|tags| {
-                    Box::new(
-                        tags.value
-                            .iter()
-                            .map(|(k, v)| (k.clone(), expand(v)))
-                            .collect(),
-                    )
-                }),
-                origin: origin.clone(),
-            };
-            batch.push((name, spec));
-        }
+    }
+    if diagnostics.len() > before {
+        return;
+    }
+    let origin = source.origin_of(&entry);
+    let (nickname, enabled, tags) = (
+        &entry.value.nickname,
+        entry.value.enabled.unwrap_or(true),
+        &entry.value.tags,
+    );
+    let spec = |n: u64| DeviceSpec {
+        nickname: nickname.as_ref().map(|nick| expand(&nick.value, n).into()),
+        enabled,
+        tags: tags.as_ref().map(|tags| {
+            Box::new(
+                tags.value
+                    .iter()
+                    .map(|(k, v)| (k.clone(), expand(v, n)))
+                    .collect(),
+            )
+        }),
+        origin: origin.clone(),
+    };
+    match template {
+        Some(template) => batch.extend(numbers.map(|n| (template.render(n), spec(n)))),
+        None => batch.push((entry.value.name.value, spec(0))),
     }
 }
 

@@ -4,8 +4,30 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_saphyr::Spanned;
+use serde::{Deserialize, Deserializer};
+
+/// A value and where it stands in its file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At<T> {
+    /// The value.
+    pub value: T,
+    /// Line of the value's first character.
+    pub line: u32,
+    /// Column of the value's first character.
+    pub column: u32,
+}
+
+/// serde-saphyr fills the location: its `Spanned` is what carries it through serde.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for At<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Self {
+            value: spanned.value,
+            line: u32::try_from(spanned.referenced.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(spanned.referenced.column()).unwrap_or(u32::MAX),
+        })
+    }
+}
 
 /// `apiVersion`, for the schema.
 #[derive(JsonSchema)]
@@ -23,66 +45,66 @@ enum Kind {
 }
 
 /// One YAML document of a manifest: the devices one product should have.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "iotplan DeviceSet (v1)")]
 pub struct ManifestDocument {
     /// Always `iotplan/v1`.
     #[schemars(with = "ApiVersion")]
-    pub api_version: Spanned<String>,
+    pub api_version: At<String>,
     /// Always `DeviceSet`.
     #[schemars(with = "Kind")]
-    pub kind: Spanned<String>,
+    pub kind: At<String>,
     /// The ProductKey.
     #[schemars(with = "String")]
-    pub product: Spanned<String>,
+    pub product: At<String>,
     /// Region, e.g. cn-shanghai (else --region, ALIBABA_CLOUD_REGION_ID or the profile).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub region: Option<Spanned<String>>,
+    pub region: Option<At<String>>,
     /// IotInstanceId of an enterprise instance.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub instance: Option<Spanned<String>>,
+    pub instance: Option<At<String>>,
     /// Delete devices of this product that no manifest declares (default false).
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
-    pub prune: Option<Spanned<bool>>,
+    pub prune: Option<At<bool>>,
     /// The devices.
     #[serde(default)]
     #[schemars(with = "Vec<DeviceEntry>")]
-    pub devices: Vec<Spanned<DeviceEntry>>,
+    pub devices: Vec<At<DeviceEntry>>,
 }
 
 /// A device, or a numbered run of devices when `range` is given.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceEntry {
     /// DeviceName: 4-32 of letters, digits and `-_@.:`. With `range`, holds `{n}` or `{n:WIDTH}`
     /// (zero-padded), e.g. `meter-{n:05}`.
     #[schemars(with = "String")]
-    pub name: Spanned<String>,
+    pub name: At<String>,
     /// Expands the entry to one device per number from `from` to `to` inclusive; `{n}` in name,
     /// nickname and tag values is replaced by the number.
     #[serde(default)]
     #[schemars(with = "Option<Range>")]
-    pub range: Option<Spanned<Range>>,
+    pub range: Option<At<Range>>,
     /// Nickname: letters, digits, `_` and CJK (counting 2), 4-32 long. Absent: not managed.
     /// `""`: no nickname.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub nickname: Option<Spanned<String>>,
+    pub nickname: Option<At<String>>,
     /// Whether the device may connect (default true).
     #[serde(default)]
     pub enabled: Option<bool>,
     /// Tags. Absent: not managed. Present: exactly these (keys starting `iotplan.` excepted).
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
-    pub tags: Option<Spanned<BTreeMap<String, String>>>,
+    pub tags: Option<At<BTreeMap<String, String>>>,
 }
 
 /// An inclusive range of numbers.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     /// First number.

@@ -1,6 +1,7 @@
 //! The catalogue of mistakes in `tests/manifests/bad/` (one file or folder each, whose first line
 //! says `# expect: FILE:LINE: text`): each is refused with that location, that text and a hint,
 //! never panics, and never reaches the platform. The examples validate against the JSON Schema.
+//! Both YAML readers (plain and serde-saphyr) read every case and example alike.
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,15 @@ fn every_mistake_is_refused_with_its_file_line_and_a_hint() {
                 && d.origin.line == case.line
                 && d.message.contains(&case.message)
         });
+        // Whatever the fast reader takes from a mistake, serde-saphyr reads the same.
+        for file in walkdir::WalkDir::new(&case.path).into_iter().flatten() {
+            let text = String::from_utf8_lossy(&std::fs::read(file.path()).unwrap_or_default())
+                .into_owned();
+            if let Some(fast) = manifest::reader::plain(&text) {
+                let slow = manifest::reader::exact(&text);
+                assert_eq!(Some(fast), slow.ok(), "{}", file.path().display());
+            }
+        }
         let Some(diagnostic) = found else {
             panic!(
                 "{}: expected {}:{}: {}, got {:#?}",
@@ -143,6 +153,12 @@ fn examples_validate_against_the_json_schema() {
         assert!(
             manifest::load(&[path.to_owned()]).is_ok(),
             "{}",
+            path.display()
+        );
+        assert_eq!(
+            manifest::reader::plain(&yaml),
+            manifest::reader::exact(&yaml).ok(),
+            "{}: the plain-YAML reader does not read the example as serde-saphyr does",
             path.display()
         );
     }
