@@ -28,6 +28,9 @@ pub const MAX_RANGE: u64 = 1_000_000;
 /// Longest nickname (weighted: a CJK character counts 2).
 pub const MAX_NICKNAME_WEIGHT: usize = 32;
 
+/// Most problems the text report shows (the JSON report of `validate` has them all).
+pub const SHOWN_DIAGNOSTICS: usize = 100;
+
 /// One problem in the manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -69,8 +72,15 @@ impl fmt::Display for Error {
             "{count} problem{} in the manifests:",
             if count == 1 { "" } else { "s" }
         )?;
-        for diagnostic in &self.diagnostics {
+        for diagnostic in self.diagnostics.iter().take(SHOWN_DIAGNOSTICS) {
             writeln!(f, "{diagnostic}")?;
+        }
+        if count > SHOWN_DIAGNOSTICS {
+            writeln!(
+                f,
+                "… and {} more, not shown; `iotplan validate --format json` lists them all",
+                count - SHOWN_DIAGNOSTICS
+            )?;
         }
         Ok(())
     }
@@ -90,9 +100,33 @@ pub struct Loaded {
 struct Source {
     file: Arc<str>,
     text: String,
+    /// Where each line starts, built on the first snippet (a file with thousands of problems
+    /// must not be scanned once per problem).
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl Source {
+    fn new(file: Arc<str>, text: String) -> Self {
+        Self {
+            file,
+            text,
+            line_starts: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Line `line` (1-based) without its line break.
+    fn line(&self, line: u64) -> Option<&str> {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(at, _)| at + 1))
+                .filter(|&start| start < self.text.len())
+                .collect()
+        });
+        let start = *starts.get(usize::try_from(line.checked_sub(1)?).ok()?)?;
+        let rest = &self.text[start..];
+        let text = rest.find('\n').map_or(rest, |end| &rest[..end]);
+        Some(text.strip_suffix('\r').unwrap_or(text))
+    }
     fn origin(&self, line: u64, column: u64) -> Origin {
         Origin {
             file: self.file.clone(),
@@ -106,10 +140,7 @@ impl Source {
     }
 
     fn snippet(&self, line: u64, column: u64) -> Option<String> {
-        let text = self
-            .text
-            .lines()
-            .nth(usize::try_from(line.checked_sub(1)?).ok()?)?;
+        let text = self.line(line)?;
         let width = line.to_string().len();
         let caret = " ".repeat(usize::try_from(column.saturating_sub(1)).unwrap_or(0));
         Some(format!(
@@ -227,10 +258,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
                 hasher.update(&bytes);
                 match String::from_utf8(bytes) {
                     Ok(text) => builder.add_file(
-                        &Source {
-                            file: path.display().to_string().into(),
-                            text,
-                        },
+                        &Source::new(path.display().to_string().into(), text),
                         &mut diagnostics,
                     ),
                     Err(error) => diagnostics.push(Diagnostic {
@@ -270,13 +298,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
 pub fn load_str(name: &str, text: &str) -> Result<DesiredState, Error> {
     let mut diagnostics = Vec::new();
     let mut builder = Builder::default();
-    builder.add_file(
-        &Source {
-            file: name.into(),
-            text: text.to_owned(),
-        },
-        &mut diagnostics,
-    );
+    builder.add_file(&Source::new(name.into(), text.to_owned()), &mut diagnostics);
     if diagnostics.is_empty() {
         Ok(builder.desired)
     } else {
@@ -440,30 +462,36 @@ impl Builder {
             batch.sort_by(|a, b| a.0.cmp(&b.0));
             let mut reported = std::collections::HashSet::new();
             let mut duplicates = Vec::new();
-            let mut kept: Vec<(String, DeviceSpec)> = Vec::with_capacity(batch.len());
-            for (name, spec) in batch {
-                let first = match kept.last() {
-                    Some((previous, first)) if *previous == name => Some(&first.origin),
-                    _ => product.devices.get(&name).map(|d| &d.origin),
-                };
-                let Some(first) = first else {
-                    kept.push((name, spec));
-                    continue;
-                };
-                if reported.insert((spec.origin.clone(), first.clone())) {
+            let mut report = |name: &str, again: &Origin, first: &Origin| {
+                if reported.insert((again.clone(), first.clone())) {
                     duplicates.push(Diagnostic {
                         message: format!(
                             "device {name} of product {product_key} is declared twice; first at {first}"
                         ),
                         hint: Some("declare each device once across all manifests".to_owned()),
-                        snippet: source.snippet(spec.origin.line.into(), spec.origin.column.into()),
-                        origin: spec.origin,
+                        snippet: source.snippet(again.line.into(), again.column.into()),
+                        origin: again.clone(),
                     });
                 }
-            }
+            };
+            // In place, so that a million devices are not held twice.
+            batch.dedup_by(|(name, again), (first_name, first)| {
+                let twice = name == first_name;
+                if twice {
+                    report(name, &again.origin, &first.origin);
+                }
+                twice
+            });
+            batch.retain(|(name, spec)| match product.devices.get(name) {
+                Some(first) => {
+                    report(name, &spec.origin, &first.origin);
+                    false
+                }
+                None => true,
+            });
             duplicates.sort_by_key(|d| (d.origin.line, d.origin.column));
             diagnostics.extend(duplicates);
-            let mut merged: BTreeMap<String, DeviceSpec> = kept.into_iter().collect();
+            let mut merged: BTreeMap<String, DeviceSpec> = batch.into_iter().collect();
             product.devices.append(&mut merged);
         }
     }
@@ -772,6 +800,48 @@ mod tests {
         assert!(messages[3].contains("`abc` is reserved"), "{messages:#?}");
         assert!(messages[4].starts_with("bad.yaml:11:5 device twice-1 of product a1BwAGV8aWs is declared twice; first at bad.yaml:8:5"), "{messages:#?}");
         assert!(error.to_string().contains("hint:"));
+    }
+
+    #[test]
+    fn snippets_show_the_line_as_written() {
+        let text = "apiVersion: iotplan/v1\r\nkind: DeviceSet\r\nproduct: a1BwAGV8aWs\r\ndevices:\r\n  - name: ab";
+        let error = load_str("crlf.yaml", text).expect_err("invalid");
+        let snippet = error.diagnostics[0].snippet.as_deref().unwrap_or_default();
+        assert_eq!(snippet, "  |\n5 |   - name: ab\n  |           ^");
+    }
+
+    #[test]
+    fn a_flood_of_problems_shows_the_first_hundred_and_counts_the_rest() {
+        use std::fmt::Write as _;
+        let mut text =
+            "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\ndevices:\n".to_owned();
+        let mut devices = String::new();
+        for n in 0..3_000 {
+            let _ = writeln!(devices, "  - name: device-{n:05}");
+        }
+        text.push_str(&devices);
+        text.push_str(&devices);
+        let error = load_str("copied.yaml", &text).expect_err("every device twice");
+        assert_eq!(error.diagnostics.len(), 3_000);
+        assert_eq!(
+            error.diagnostics[2_999].snippet.as_deref(),
+            Some("     |\n6004 |   - name: device-02999\n     |     ^")
+        );
+        let shown = error.to_string();
+        assert!(
+            shown.starts_with("3000 problems in the manifests:\n"),
+            "{shown}"
+        );
+        assert_eq!(
+            shown.matches("is declared twice").count(),
+            SHOWN_DIAGNOSTICS
+        );
+        assert!(
+            shown.ends_with(
+                "… and 2900 more, not shown; `iotplan validate --format json` lists them all\n"
+            ),
+            "{shown}"
+        );
     }
 
     #[test]
