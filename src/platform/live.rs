@@ -43,14 +43,15 @@ pub struct ProductError {
     pub source: Error,
 }
 
-/// Checks every declared product exists (QueryProduct) before anything else is read.
+/// Checks every declared product exists (QueryProduct) before anything else is read, and returns
+/// each product's creation time (ms since the epoch).
 ///
 /// # Errors
 /// Every product that failed, each with its cause.
 pub async fn check_products(
     clients: &dyn Fn(&ProductSpec) -> Client,
     desired: &DesiredState,
-) -> Result<(), Vec<ProductError>> {
+) -> Result<BTreeMap<String, i64>, Vec<ProductError>> {
     let checks = desired.products.values().map(|spec| async move {
         let client = clients(spec);
         client
@@ -58,18 +59,24 @@ pub async fn check_products(
                 product_key: spec.product_key.clone(),
             })
             .await
+            .map(|answer| (spec.product_key.clone(), answer.data.gmt_create))
             .map_err(|source| ProductError {
                 product_key: spec.product_key.clone(),
                 source,
             })
     });
-    let errors: Vec<ProductError> = futures::future::join_all(checks)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
+    let mut created = BTreeMap::new();
+    let mut errors = Vec::new();
+    for result in futures::future::join_all(checks).await {
+        match result {
+            Ok((product_key, at)) => {
+                created.insert(product_key, at);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
     if errors.is_empty() {
-        Ok(())
+        Ok(created)
     } else {
         Err(errors)
     }
@@ -121,6 +128,7 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
 pub async fn read_product(
     client: &Client,
     spec: &ProductSpec,
+    created: i64,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveProduct, ProductError> {
     let declared_tags = |name: &str| spec.devices.get(name).is_some_and(|d| d.tags.is_some());
@@ -129,7 +137,7 @@ pub async fn read_product(
     }
     let tags_needed = spec.prune || spec.devices.values().any(|d| d.tags.is_some());
     if tags_needed && spec.instance.is_some() {
-        match read_by_sql(client, &spec.product_key, progress).await {
+        match read_by_sql(client, &spec.product_key, created, progress).await {
             Ok(Some(live)) => return Ok(live),
             Ok(None) => {}
             Err(source) => {
@@ -294,15 +302,11 @@ async fn sql_count(client: &Client, conditions: &str) -> Result<u64, Error> {
 async fn sql_windows(
     client: &Client,
     product_key: &str,
+    created: i64,
     total: u64,
 ) -> Result<Option<Vec<(Window, u64)>>, Error> {
-    let product = client
-        .call(&QueryProduct {
-            product_key: product_key.to_owned(),
-        })
-        .await?;
     let whole = Window {
-        after: product.data.gmt_create - DAY_MS,
+        after: created - DAY_MS,
         before: jiff::Timestamp::now().as_millisecond() + DAY_MS,
     };
     let mut pending: Vec<Window> = whole
@@ -352,6 +356,7 @@ async fn sql_windows(
 async fn read_by_sql(
     client: &Client,
     product_key: &str,
+    created: i64,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<Option<LiveProduct>, Error> {
     let total = match sql_count(client, &format!("product_key = '{product_key}'")).await {
@@ -364,7 +369,7 @@ async fn read_by_sql(
     let windows: Vec<(Option<Window>, u64)> = if total <= MAX_SQL_OFFSET {
         vec![(None, total)]
     } else {
-        match sql_windows(client, product_key, total).await? {
+        match sql_windows(client, product_key, created, total).await? {
             Some(windows) => windows.into_iter().map(|(w, n)| (Some(w), n)).collect(),
             None => return Ok(None),
         }
@@ -582,10 +587,12 @@ pub async fn read(
     desired: &DesiredState,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveState, Vec<ProductError>> {
-    check_products(clients, desired).await?;
+    let created = check_products(clients, desired).await?;
+    let created = &created;
     let reads = desired.products.values().map(|spec| async move {
         let client = clients(spec);
-        read_product(&client, spec, progress)
+        let created = created.get(&spec.product_key).copied().unwrap_or_default();
+        read_product(&client, spec, created, progress)
             .await
             .map(|live| (spec.product_key.clone(), live))
     });

@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 
 use iotplan::manifest::load_str;
+use iotplan::model::{DesiredState, LiveProduct};
 use iotplan::plan::diff;
-use iotplan::platform::live::read_product;
+use iotplan::platform::Client;
+use iotplan::platform::live;
 
 use crate::support::{TestEnv, now_ms};
 
@@ -38,12 +40,18 @@ fn calls(env: &TestEnv) -> BTreeMap<String, usize> {
     calls
 }
 
+/// Plans' reads of a1Fleet: the product check (QueryProduct), then the chosen strategy.
+async fn read(client: &Client, desired: &DesiredState) -> LiveProduct {
+    let mut state = live::read(&|_| client.clone(), desired, &|_, _, _| {})
+        .await
+        .expect("read");
+    state.products.remove("a1Fleet").expect("a1Fleet read")
+}
+
 async fn plan_counts(env: &TestEnv, text: &str) -> (usize, usize, bool) {
     let desired = load_str("m.yaml", text).expect("manifest");
     let spec = &desired.products["a1Fleet"];
-    let live = read_product(&env.client(), spec, &|_, _, _| {})
-        .await
-        .expect("read");
+    let live = read(&env.client(), &desired).await;
     let plan = diff(spec, &live);
     (plan.register.len(), plan.update.len(), plan.read_by_name)
 }
@@ -56,7 +64,10 @@ async fn fifty_declared_devices_of_ten_thousand_are_read_in_one_call() {
     assert_eq!((register, update, by_name), (5, 0, true));
     assert_eq!(
         calls(&env),
-        BTreeMap::from([("BatchQueryDeviceDetail".to_owned(), 1)])
+        BTreeMap::from([
+            ("BatchQueryDeviceDetail".to_owned(), 1),
+            ("QueryProduct".to_owned(), 1),
+        ])
     );
 }
 
@@ -71,6 +82,7 @@ async fn more_declared_devices_ask_the_product_size_first() {
         BTreeMap::from([
             ("BatchQueryDeviceDetail".to_owned(), 6),
             ("QueryDevice".to_owned(), 1),
+            ("QueryProduct".to_owned(), 1),
         ])
     );
     // 6,000 declared of 10,000: listing pays.
@@ -79,7 +91,10 @@ async fn more_declared_devices_ask_the_product_size_first() {
     assert_eq!((register, by_name), (0, false));
     assert_eq!(
         calls(&env),
-        BTreeMap::from([("QueryDevice".to_owned(), 201)])
+        BTreeMap::from([
+            ("QueryDevice".to_owned(), 201),
+            ("QueryProduct".to_owned(), 1),
+        ])
     );
 }
 
@@ -91,7 +106,10 @@ async fn prune_lists_the_whole_product_past_ten_thousand_in_the_minimum_of_pages
     // ceil(12,345 / 50) = 247 pages, each read once.
     assert_eq!(
         calls(&env),
-        BTreeMap::from([("QueryDevice".to_owned(), 247)])
+        BTreeMap::from([
+            ("QueryDevice".to_owned(), 247),
+            ("QueryProduct".to_owned(), 1),
+        ])
     );
     let answered = env
         .running
@@ -153,9 +171,7 @@ async fn plan_tags(env: &TestEnv, devices: u64) -> (usize, Vec<String>) {
     let desired = load_str("m.yaml", &text).expect("manifest");
     let spec = &desired.products["a1Fleet"];
     let client = env.client().with_instance(Some(INSTANCE.to_owned()));
-    let live = read_product(&client, spec, &|_, _, _| {})
-        .await
-        .expect("read");
+    let live = read(&client, &desired).await;
     let plan = diff(spec, &live);
     (
         plan.update.len(),
@@ -168,10 +184,13 @@ async fn tags_of_an_enterprise_product_come_inline_from_sql() {
     let env = enterprise_env(3_000).await;
     let (updates, names) = plan_tags(&env, 3_000).await;
     assert_eq!((updates, names), (1, vec!["unit-000007".to_owned()]));
-    // One count and 60 pages of 50 rows; no QueryDevice, no QueryDeviceProp.
+    // The check, one count and 60 pages of 50 rows; no QueryDevice, no QueryDeviceProp.
     assert_eq!(
         calls(&env),
-        BTreeMap::from([("QueryDeviceBySQL".to_owned(), 61)])
+        BTreeMap::from([
+            ("QueryDeviceBySQL".to_owned(), 61),
+            ("QueryProduct".to_owned(), 1),
+        ])
     );
 }
 
@@ -186,7 +205,11 @@ async fn past_ten_thousand_sql_reads_creation_time_windows() {
     let calls = calls(&env);
     assert_eq!(calls.get("QueryDevice"), None);
     assert_eq!(calls.get("QueryDeviceProp"), None);
-    assert_eq!(calls.get("QueryProduct"), Some(&1), "the creation time");
+    assert_eq!(
+        calls.get("QueryProduct"),
+        Some(&1),
+        "the product check, whose creation time the windows start from"
+    );
     let log = env.running.emulator.requests();
     let refused = log.iter().filter(|r| r.code.is_some()).count();
     assert_eq!(refused, 0, "no statement was refused (limits, offsets)");
@@ -216,9 +239,7 @@ async fn sql_is_not_tried_on_the_public_instance_and_refused_there() {
     let env = env_with(100).await;
     let text = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1Fleet\nprune: true\ndevices:\n  - name: unit-{n:06}\n    range: {from: 1, to: 100}\n    tags: {fleet: north}\n";
     let desired = load_str("m.yaml", text).expect("manifest");
-    let live = read_product(&env.client(), &desired.products["a1Fleet"], &|_, _, _| {})
-        .await
-        .expect("read");
+    let live = read(&env.client(), &desired).await;
     assert_eq!(live.devices.len(), 100);
     assert_eq!(calls(&env).get("QueryDeviceBySQL"), None);
     let refused = env
@@ -269,9 +290,7 @@ async fn prune_env() -> TestEnv {
 async fn prune_plan(env: &TestEnv, declared_to: u64) -> (usize, Vec<String>) {
     let desired = load_str("m.yaml", &manifest(1, declared_to, true)).expect("manifest");
     let spec = &desired.products["a1Fleet"];
-    let live = read_product(&env.client(), spec, &|_, _, _| {})
-        .await
-        .expect("read");
+    let live = read(&env.client(), &desired).await;
     let plan = diff(spec, &live);
     (plan.delete.len(), plan.protected)
 }
