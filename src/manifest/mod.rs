@@ -127,6 +127,7 @@ impl Source {
         let text = rest.find('\n').map_or(rest, |end| &rest[..end]);
         Some(text.strip_suffix('\r').unwrap_or(text))
     }
+
     fn origin(&self, line: u64, column: u64) -> Origin {
         Origin {
             file: self.file.clone(),

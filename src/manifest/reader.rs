@@ -333,6 +333,7 @@ mod tests {
             "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: |\n  a1B\n",
             "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1B\ndevices:\n  - name: m-{n}\n    range: {from: 01, to: 2}\n",
             "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: 'a1B\n",
+            "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1B\ndevices:\n  - name: abcd\n    tags:\n      <<: x\n",
         ] {
             assert_eq!(plain(text), None, "{text:?}");
         }
