@@ -662,15 +662,17 @@ fn add_entry(
     };
     let (first, last) = (*numbers.start(), *numbers.end());
     // Every expansion has the same characters as the first and last; check those two.
-    let names = match &template {
-        Some(template) => [template.render(first), template.render(last)],
-        None => [device.name.value.clone(), String::new()],
+    let rendered = template
+        .as_ref()
+        .map(|template| [template.render(first), template.render(last)]);
+    let invalid = match &rendered {
+        Some(names) => names
+            .iter()
+            .map(String::as_str)
+            .find(|name| !wire::is_valid_device_name(name)),
+        None => Some(device.name.value.as_str()).filter(|name| !wire::is_valid_device_name(name)),
     };
-    if let Some(name) = names
-        .iter()
-        .take(if template.is_some() { 2 } else { 1 })
-        .find(|name| !wire::is_valid_device_name(name))
-    {
+    if let Some(name) = invalid {
         diagnostics.push(source.at(
             &device.name,
             format!("`{name}` is not a valid DeviceName"),
