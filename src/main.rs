@@ -8,7 +8,9 @@ use iotplan::exit::ExitStatus;
 use iotplan::platform;
 use tracing_subscriber::EnvFilter;
 
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr, colored only where stderr is (the `--color` decision), with timestamps
+/// from `-v` on; at the default verbosity only warnings (retries as they happen), one plain line each.
+fn init_tracing(verbose: u8, ansi: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "warn,iotplan=debug",
@@ -16,20 +18,22 @@ fn init_tracing(verbose: u8) {
         _ => "warn,iotplan=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_ansi(ansi)
+        .with_target(false);
+    if verbose == 0 && std::env::var_os("RUST_LOG").is_none() {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
 }
 
 fn hint_of(error: &anyhow::Error) -> Option<&'static str> {
     error
         .chain()
-        .find_map(|cause| match cause.downcast_ref::<platform::Error>() {
-            Some(platform::Error::Api(api)) => api.hint(),
-            _ => None,
-        })
+        .find_map(|cause| cause.downcast_ref::<platform::Error>()?.hint())
 }
 
 #[allow(clippy::print_stderr)]
@@ -45,7 +49,10 @@ fn report(error: &anyhow::Error) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    init_tracing(
+        cli.global.verbose,
+        cli.global.color_choice().enabled_on_stderr(),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

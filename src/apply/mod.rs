@@ -30,6 +30,7 @@ use crate::plan::{Plan, ProductPlan, Registration};
 use crate::platform::paging::registered_devices;
 use crate::platform::{Client, Error as PlatformError};
 use crate::wire::MAX_CHECK_NAMES;
+use crate::wire::codes;
 use crate::wire::ops::{
     ApplyStatus, BatchCheckData, BatchCheckDeviceNames, BatchRegisterDeviceWithApplyId,
     BatchUpdateDeviceNickname, DeleteDevice, DeleteDeviceProp, DeviceRef, DisableThing,
@@ -436,7 +437,7 @@ impl Run<'_> {
                         // A repeat after an unknown outcome: the status says where it stands.
                         Err(error)
                             if error.is_ambiguous()
-                                || error.code() == Some("iot.device.IncorrentDeviceApplyInfo") =>
+                                || error.code() == Some(codes::APPLY_INFO_INCORRECT) =>
                         {
                             continue;
                         }
@@ -702,7 +703,7 @@ impl Run<'_> {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    Err(error) if error.code() == Some("iot.device.NotExistedDevice") => Ok(()),
+                    Err(error) if error.code() == Some(codes::DEVICE_NOT_EXISTED) => Ok(()),
                     Err(error) => Err(failure(&deletion.name, "delete", &error)),
                 }
             })

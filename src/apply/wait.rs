@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::platform::{Client, Error};
+use crate::wire::codes;
 use crate::wire::ops::{ApplyStatus, QueryBatchRegisterDeviceStatus, RegisterStatusData};
 
 /// Poll timing.
@@ -49,7 +50,7 @@ pub(crate) async fn until_settled(
     loop {
         let status = match client.call(request).await {
             Ok(response) => response.data,
-            Err(error) if error.code() == Some("iot.device.DeviceApplyIsNotFound") => {
+            Err(error) if error.code() == Some(codes::APPLY_NOT_FOUND) => {
                 return Err(WaitError::NotFound);
             }
             Err(error) => return Err(error.into()),

@@ -51,10 +51,20 @@ pub struct EmulatorArgs {
     /// Multiplier on the per-Action QPS quotas (0 turns throttling off).
     #[arg(long, default_value_t = 1.0)]
     pub qps_scale: f64,
+    /// A region this emulator serves (repeatable; default cn-shanghai): requests whose RegionId
+    /// names another are refused with InvalidRegionId, as a wrong region would fail.
+    #[arg(long = "serve-region", value_name = "REGION", value_parser = parse_served_region)]
+    pub serve_regions: Vec<String>,
     /// How long a client may take to send a request's headers, then its body, in ms; slower
     /// connections are closed (headers) or answered 408 RequestTimeout (body).
     #[arg(long, default_value_t = emulator::DEFAULT_CLIENT_TIMEOUT.as_millis() as u64)]
     pub client_timeout_ms: u64,
+}
+
+fn parse_served_region(value: &str) -> Result<String, String> {
+    crate::platform::credentials::check_region(value, "--serve-region")
+        .map(|()| value.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn keys(args: &EmulatorArgs) -> Vec<AccessKey> {
@@ -110,8 +120,13 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
         apply_delay: super::millis(args.apply_delay_ms),
         qps_scale: args.qps_scale,
         client_timeout: super::millis(args.client_timeout_ms),
-        ..Config::default()
+        regions: if args.serve_regions.is_empty() {
+            vec![emulator::DEFAULT_REGION.to_owned()]
+        } else {
+            args.serve_regions.clone()
+        },
     };
+    let config_regions = config.regions.clone();
     let emulator = Emulator::new(config)?;
     let now = jiff::Timestamp::now().as_millisecond();
     if let Some(path) = &args.seed {
@@ -135,6 +150,10 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
     printer.err_line(&format!(
         "iotplan emulator listening on {}",
         running.endpoint()
+    ));
+    printer.err_line(&format!(
+        "  regions: {} (RegionId of any other is refused)",
+        config_regions.join(", ")
     ));
     printer.err_line(&format!(
         "  AccessKey ID: {} (secret not shown)",

@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::exit::ExitStatus;
 use crate::output::{ColorChoice, Printer};
-use crate::platform::credentials::{self, ENV_ENDPOINT};
+use crate::platform::credentials::{self, ENV_ENDPOINT, ENV_MAX_ATTEMPTS};
 use crate::platform::{Client, ClientConfig};
 
 /// Declarative provisioning of Alibaba Cloud IoT Platform devices.
@@ -37,18 +37,23 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Region, e.g. cn-shanghai (else ALIBABA_CLOUD_REGION_ID, the manifest, or the profile).
-    #[arg(long, global = true, env = credentials::ENV_REGION)]
+    #[arg(long, global = true, env = credentials::ENV_REGION, value_parser = parse_region)]
     pub region: Option<String>,
     /// aliyun CLI profile from ~/.aliyun/config.json (modes AK and StsToken).
     #[arg(long, global = true, env = credentials::ENV_PROFILE)]
     pub profile: Option<String>,
     /// API endpoint, e.g. http://127.0.0.1:8080 for a local emulator (default https://iot.REGION.aliyuncs.com).
-    #[arg(long, global = true, env = ENV_ENDPOINT)]
+    #[arg(long, global = true, env = ENV_ENDPOINT, value_parser = parse_endpoint)]
     pub endpoint: Option<String>,
+    /// Most tries of one call (retries of throttling, server errors and lost connections; a
+    /// refused connection gets at most 3, an unknown host or bad certificate 1).
+    #[arg(long, global = true, env = ENV_MAX_ATTEMPTS, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
     /// Multiply every documented QPS quota by this (lower it to leave room for other tools).
     #[arg(long, global = true, default_value_t = 1.0)]
     pub qps_scale: f64,
-    /// More logs on stderr (-v: each API call; -vv: all of iotplan's events). RUST_LOG overrides.
+    /// More logs on stderr, with timestamps (-v: each API call and read decision; -vv: also each
+    /// request's parameter names, answer sizes and rate-limiter waits). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr.
@@ -110,6 +115,8 @@ impl GlobalArgs {
             (None, None) => return Err(credentials::ConfigError::MissingRegion.into()),
         };
         let mut config = ClientConfig::new(endpoint, resolved.credentials);
+        config.region = resolved.region;
+        config.max_attempts = self.max_attempts;
         config.qps_scale = self.qps_scale;
         Ok(Client::new(config)?)
     }
@@ -133,15 +140,20 @@ impl GlobalArgs {
         })
     }
 
-    /// The printer these options ask for.
+    /// The color choice: `--no-color` is `--color never`.
     #[must_use]
-    pub fn printer(&self) -> Printer {
-        let color = if self.no_color {
+    pub fn color_choice(&self) -> ColorChoice {
+        if self.no_color {
             ColorChoice::Never
         } else {
             self.color
-        };
-        Printer::stdio(color.enabled(), self.quiet)
+        }
+    }
+
+    /// The printer these options ask for.
+    #[must_use]
+    pub fn printer(&self) -> Printer {
+        Printer::stdio(self.color_choice().enabled(), self.quiet)
     }
 }
 
@@ -172,6 +184,18 @@ pub(crate) fn ensure_parent(path: &std::path::Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the folder {}", parent.display()))?;
     }
     Ok(())
+}
+
+/// `--region`, checked as it is parsed.
+fn parse_region(value: &str) -> Result<String, String> {
+    credentials::check_region(value, "--region")
+        .map(|()| value.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// `--endpoint`, checked as it is parsed.
+fn parse_endpoint(value: &str) -> Result<String, String> {
+    credentials::check_endpoint(value).map_err(|e| e.to_string())
 }
 
 /// Milliseconds as a `Duration` for flags.

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::Reject;
 use crate::secret::Secret;
+use crate::wire::codes;
 use crate::wire::sign;
 
 /// How far a request's timestamp may be from the emulator's clock.
@@ -60,14 +61,14 @@ fn bad_request(code: &str, message: &str) -> Reject {
 fn unknown_key(id: &str) -> Reject {
     Reject::gateway(
         StatusCode::NOT_FOUND,
-        "InvalidAccessKeyId.NotFound",
+        codes::ACCESS_KEY_NOT_FOUND,
         &format!("Specified access key is not found: {id}"),
     )
 }
 
 fn mismatch(string_to_sign: &str) -> Reject {
     bad_request(
-        "SignatureDoesNotMatch",
+        codes::SIGNATURE_DOES_NOT_MATCH,
         &format!(
             "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
         ),
@@ -83,13 +84,13 @@ fn check_time(text: &str, now_ms: i64) -> Result<(), Reject> {
         .filter(|_| well_formed)
         .ok_or_else(|| {
             bad_request(
-                "InvalidTimeStamp.Format",
+                codes::TIMESTAMP_FORMAT,
                 "The timestamp must be in the form YYYY-MM-DDThh:mm:ssZ (UTC).",
             )
         })?;
     if (parsed.as_millisecond() - now_ms).abs() > MAX_SKEW_MS {
         return Err(bad_request(
-            "InvalidTimeStamp.Expired",
+            codes::TIMESTAMP_EXPIRED,
             "The timestamp is more than 15 minutes from the server time.",
         ));
     }
@@ -106,12 +107,12 @@ fn check_token(key: &AccessKey, token: Option<&str>) -> Result<(), Reject> {
     match (&key.security_token, token) {
         (None, _) => Ok(()),
         (Some(_), None | Some("")) => Err(bad_request(
-            "InvalidSecurityToken.Malformed",
+            codes::SECURITY_TOKEN_MALFORMED,
             "A security token is required with this AccessKeyId.",
         )),
         (Some(expected), Some(token)) if expected.expose() == token => Ok(()),
         (Some(_), Some(_)) => Err(bad_request(
-            "InvalidSecurityToken.MismatchWithAccessKey",
+            codes::SECURITY_TOKEN_MISMATCH,
             "The security token does not belong to this AccessKeyId.",
         )),
     }
@@ -160,13 +161,13 @@ fn verify_v1(keys: &[AccessKey], incoming: &Incoming<'_>, now_ms: i64) -> Result
     let key = find_key(keys, &merged["AccessKeyId"])?;
     if merged["SignatureMethod"] != "HMAC-SHA1" {
         return Err(bad_request(
-            "InvalidSignatureMethod",
+            codes::SIGNATURE_METHOD,
             "Specified signature method is not supported; use HMAC-SHA1.",
         ));
     }
     if merged["SignatureVersion"] != "1.0" {
         return Err(bad_request(
-            "InvalidSignatureVersion",
+            codes::SIGNATURE_VERSION,
             "Specified signature version is not supported; use 1.0.",
         ));
     }
@@ -194,14 +195,14 @@ struct Authorization<'a> {
 fn parse_authorization(value: &str) -> Result<Authorization<'_>, Reject> {
     let incomplete = || {
         bad_request(
-            "IncompleteSignature",
+            codes::INCOMPLETE_SIGNATURE,
             "The Authorization header is malformed.",
         )
     };
     let (algorithm, rest) = value.split_once(' ').ok_or_else(incomplete)?;
     if algorithm != sign::V3_ALGORITHM {
         return Err(bad_request(
-            "InvalidSignatureMethod",
+            codes::SIGNATURE_METHOD,
             "Specified signature algorithm is not supported; use ACS3-HMAC-SHA256.",
         ));
     }
@@ -233,7 +234,7 @@ fn header_values<'h>(headers: &'h HeaderMap, name: &str) -> Result<Vec<&'h str>,
         .map(|value| {
             value.to_str().map_err(|_| {
                 bad_request(
-                    "IncompleteSignature",
+                    codes::INCOMPLETE_SIGNATURE,
                     &format!("The header {name} is not valid text."),
                 )
             })
@@ -254,7 +255,7 @@ fn verify_v3(
         .any(|name| name.is_empty() || *name != name.to_ascii_lowercase())
     {
         return Err(bad_request(
-            "IncompleteSignature",
+            codes::INCOMPLETE_SIGNATURE,
             "SignedHeaders must list lower-case header names.",
         ));
     }
@@ -281,7 +282,7 @@ fn verify_v3(
         .find(|name| !signed.contains(&name.as_str()))
     {
         return Err(bad_request(
-            "IncompleteSignature",
+            codes::INCOMPLETE_SIGNATURE,
             &format!("The header {missing} must be present and signed."),
         ));
     }
@@ -298,7 +299,7 @@ fn verify_v3(
         let mut values = header_values(incoming.headers, name)?;
         if values.is_empty() {
             return Err(bad_request(
-                "IncompleteSignature",
+                codes::INCOMPLETE_SIGNATURE,
                 &format!("The signed header {name} is missing."),
             ));
         }
@@ -330,7 +331,7 @@ fn verify_v3(
     let declared_id = single("x-acs-accesskey-id")?;
     if !declared_id.is_empty() && declared_id != key.id {
         return Err(bad_request(
-            "InvalidSecurityToken.MismatchWithAccessKey",
+            codes::SECURITY_TOKEN_MISMATCH,
             "x-acs-accesskey-id does not match the Credential.",
         ));
     }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::store::{self, ApplyKind, Product, Store, random_alnum};
 use super::{Reject, sql};
 use crate::secret::Secret;
+use crate::wire::codes;
 use crate::wire::ops::{
     ApplyDeviceInfo, ApplyDeviceList, ApplyIdData, ApplyIdResponse, ApplyStatus, BatchCheckData,
     BatchCheckDeviceNames, BatchCheckDeviceNamesResponse, BatchGetDeviceState,
@@ -140,7 +141,7 @@ pub(crate) fn dispatch(
 fn product<'s>(store: &'s Store, ctx: &Context<'_>, key: &str) -> Result<&'s Product, Reject> {
     store.product(key, ctx.instance).ok_or_else(|| {
         Reject::business(
-            "iot.prod.NotExistedProduct",
+            codes::PRODUCT_NOT_EXISTED,
             &format!("The product {key} does not exist."),
         )
     })
@@ -148,7 +149,7 @@ fn product<'s>(store: &'s Store, ctx: &Context<'_>, key: &str) -> Result<&'s Pro
 
 fn not_found(what: &str) -> Reject {
     Reject::business(
-        "iot.device.NotExistedDevice",
+        codes::DEVICE_NOT_EXISTED,
         &format!("The device {what} does not exist."),
     )
 }
@@ -233,7 +234,7 @@ fn batch_check_device_names(
     product(store, ctx, &request.product_key)?;
     if request.devices.is_empty() {
         return Err(Reject::business(
-            "iot.device.NoneDeviceNameElement",
+            codes::NO_DEVICE_NAME,
             "The device name list is empty.",
         ));
     }
@@ -276,7 +277,7 @@ fn batch_check_device_names(
         data.invalid_detail_list = Some(CheckInvalidDetails { items: details });
         let detail = serde_json::to_value(&data).map_err(|e| Reject::internal(&e.to_string()))?;
         return Err(Reject::business_with_data(
-            "iot.device.InvalidFormattedDeviceName",
+            codes::INVALID_DEVICE_NAME,
             "Some device names or nicknames are invalid.",
             detail,
         ));
@@ -303,7 +304,7 @@ fn application<'s>(
         .filter(|a| store.product(&a.product_key, ctx.instance).is_some())
         .ok_or_else(|| {
             Reject::business(
-                "iot.device.DeviceApplyIsNotFound",
+                codes::APPLY_NOT_FOUND,
                 &format!("The application {apply_id} does not exist."),
             )
         })
@@ -352,7 +353,7 @@ fn batch_register_device_with_apply_id(
     let status = application(store, ctx, Some(&request.product_key), request.apply_id)?.status;
     if status != ApplyStatus::CheckSuccess {
         return Err(Reject::business(
-            "iot.device.IncorrentDeviceApplyInfo",
+            codes::APPLY_INFO_INCORRECT,
             &format!(
                 "The application {} is in {status:?}, not CHECK_SUCCESS.",
                 request.apply_id
@@ -371,7 +372,7 @@ fn batch_register_device_with_apply_id(
 }
 
 fn invalid_page(message: &str) -> Reject {
-    Reject::business("iot.common.InvalidPageParams", message)
+    Reject::business(codes::INVALID_PAGE, message)
 }
 
 fn page_size(value: Option<u32>, default: u32, max: u32) -> Result<u32, Reject> {
@@ -404,7 +405,7 @@ fn query_page_by_apply_id(
     let application = application(store, ctx, None, request.apply_id)?;
     if application.status.is_pending() {
         return Err(Reject::business(
-            "iot.device.CreateDeviceTaskIsRunning",
+            codes::CREATE_TASK_RUNNING,
             "The batch creation task is still in progress.",
         ));
     }
@@ -447,7 +448,7 @@ fn batch_register_device(
     product(store, ctx, &request.product_key)?;
     if !(1..=10_000).contains(&request.count) {
         return Err(Reject::business(
-            "iot.device.DeviceCountExceeded",
+            codes::DEVICE_COUNT_EXCEEDED,
             "Count must be between 1 and 10000.",
         ));
     }
@@ -486,7 +487,7 @@ fn query_device(
 ) -> Result<Answer, Reject> {
     let Some(product_key) = &request.product_key else {
         return Err(Reject::business(
-            "iot.prod.NullProductKey",
+            codes::NULL_PRODUCT_KEY,
             "ProductKey is required.",
         ));
     };
@@ -591,7 +592,7 @@ fn query_device_by_tags(
         || request.tags.iter().any(|tag| tag.key.is_empty())
     {
         return Err(Reject::business(
-            "iot.common.InvalidFormattedParameter",
+            codes::COMMON_INVALID_PARAMETER,
             "Give 1 to 10 tags, each with a TagKey.",
         ));
     }
@@ -639,15 +640,15 @@ fn query_device_by_sql(
 ) -> Result<Answer, Reject> {
     let Some(instance) = ctx.instance else {
         return Err(Reject::business(
-            "iot.common.APINotSupportedInInstance",
+            codes::NOT_SUPPORTED_IN_INSTANCE,
             "QueryDeviceBySQL is available on Enterprise Edition instances only.",
         ));
     };
     let query = sql::parse(&request.sql).map_err(|error| match error {
         sql::SqlError::Format(message) => {
-            Reject::business("iot.common.InvalidFormattedParameter", &message)
+            Reject::business(codes::COMMON_INVALID_PARAMETER, &message)
         }
-        sql::SqlError::Page(message) => Reject::business("iot.common.InvalidPageParams", &message),
+        sql::SqlError::Page(message) => Reject::business(codes::INVALID_PAGE, &message),
     })?;
     let mut rows: Vec<(&str, &store::Device)> = instance_devices(store, Some(instance))
         .map(|(product, device)| (product.key.as_str(), device))
@@ -706,13 +707,13 @@ fn batch_query_device_detail(
     let product = product(store, ctx, &request.product_key)?;
     if request.device_names.is_empty() {
         return Err(Reject::business(
-            "iot.device.NoneDeviceNameElement",
+            codes::NO_DEVICE_NAME,
             "The device name list is empty.",
         ));
     }
     if request.device_names.len() > wire::MAX_DETAIL_NAMES {
         return Err(Reject::business(
-            "iot.device.DeviceCountExceeded",
+            codes::DEVICE_COUNT_EXCEEDED,
             "At most 100 device names per call.",
         ));
     }
@@ -754,7 +755,7 @@ fn batch_get_device_state(
     let refs: Vec<DeviceRef> = if request.iot_ids.is_empty() {
         let product_key = request.product_key.as_deref().ok_or_else(|| {
             Reject::business(
-                "iot.prod.NullProductKey",
+                codes::NULL_PRODUCT_KEY,
                 "ProductKey is required with DeviceName.N.",
             )
         })?;
@@ -773,13 +774,13 @@ fn batch_get_device_state(
     };
     if refs.is_empty() {
         return Err(Reject::business(
-            "iot.device.NoneDeviceNameElement",
+            codes::NO_DEVICE_NAME,
             "No devices were named.",
         ));
     }
     if refs.len() > wire::MAX_STATE_NAMES {
         return Err(Reject::business(
-            "iot.device.DeviceCountExceeded",
+            codes::DEVICE_COUNT_EXCEEDED,
             "At most 50 devices per call.",
         ));
     }
@@ -812,7 +813,7 @@ fn batch_update_device_nickname(
 ) -> Result<Answer, Reject> {
     if request.updates.len() > wire::MAX_NICKNAME_UPDATES {
         return Err(Reject::business(
-            "iot.device.DeviceCountExceeded",
+            codes::DEVICE_COUNT_EXCEEDED,
             "At most 100 nickname entries per call.",
         ));
     }
@@ -822,7 +823,7 @@ fn batch_update_device_nickname(
             && !wire::is_valid_nickname(nickname, 32)
         {
             return Err(Reject::business(
-                "iot.check.InvalidFormattedParameter",
+                codes::CHECK_INVALID_PARAMETER,
                 "A nickname must be 4-32 characters of letters, digits, _ and CJK (each CJK character counts 2).",
             ));
         }
@@ -847,25 +848,21 @@ fn save_device_prop(
     let (product_key, name) = find_device(store, ctx, &request.device)?;
     if request.props.len() > wire::MAX_PROPS_BYTES {
         return Err(Reject::business(
-            "iot.device.LongDevicePropertiesString",
+            codes::PROPS_TOO_LONG,
             "Props must be at most 5 KB.",
         ));
     }
-    let parsed: BTreeMap<String, Value> = serde_json::from_str(&request.props).map_err(|_| {
-        Reject::business(
-            "iot.device.InvalidFormattedDevicePropertiesString",
-            "Props must be a JSON object.",
-        )
-    })?;
+    let parsed: BTreeMap<String, Value> = serde_json::from_str(&request.props)
+        .map_err(|_| Reject::business(codes::PROPS_MALFORMED, "Props must be a JSON object."))?;
     if parsed.is_empty() {
         return Err(Reject::business(
-            "iot.device.NoneDeviceProperties",
+            codes::NO_PROPS,
             "Props has no properties.",
         ));
     }
     if parsed.len() > wire::MAX_TAGS {
         return Err(Reject::business(
-            "iot.device.TooManyDevicePropertiesPerTime",
+            codes::TOO_MANY_PROPS,
             "At most 100 properties per call.",
         ));
     }
@@ -873,19 +870,19 @@ fn save_device_prop(
     for (key, value) in parsed {
         if !wire::is_valid_tag_key(&key) {
             return Err(Reject::business(
-                "iot.device.InvalidFormattedDevicePropertyKey",
+                codes::INVALID_PROP_KEY,
                 &format!("The property key {key} is invalid."),
             ));
         }
         let Value::String(value) = value else {
             return Err(Reject::business(
-                "iot.device.InvalidFormattedDevicePropertiesString",
+                codes::PROPS_MALFORMED,
                 &format!("The value of {key} must be a string."),
             ));
         };
         if value.chars().count() > wire::MAX_TAG_VALUE_CHARS {
             return Err(Reject::business(
-                "iot.check.InvalidFormattedParameter",
+                codes::CHECK_INVALID_PARAMETER,
                 &format!("The value of {key} is too long."),
             ));
         }
@@ -902,7 +899,7 @@ fn save_device_prop(
         .len();
     if total > wire::MAX_TAGS {
         return Err(Reject::business(
-            "iot.device.TooManyDevicePropertiesPerTime",
+            codes::TOO_MANY_PROPS,
             "A device holds at most 100 properties.",
         ));
     }
@@ -996,13 +993,13 @@ fn create_product(
 ) -> Result<Answer, Reject> {
     if !is_valid_product_name(&request.product_name) {
         return Err(Reject::business(
-            "iot.prod.InvalidFormattedProductName",
+            codes::INVALID_PRODUCT_NAME,
             "A product name is 4-30 characters of letters, digits, _ and CJK (each CJK character counts 2).",
         ));
     }
     if !matches!(request.node_type, 0 | 1) {
         return Err(Reject::business(
-            "iot.prod.InvalidNodeType",
+            codes::INVALID_NODE_TYPE,
             "NodeType must be 0 or 1.",
         ));
     }
@@ -1012,7 +1009,7 @@ fn create_product(
         .is_some_and(|d| d.chars().count() > 100)
     {
         return Err(Reject::business(
-            "iot.prod.LongProductDesc",
+            codes::PRODUCT_DESC_TOO_LONG,
             "The description is longer than 100 characters.",
         ));
     }
@@ -1021,7 +1018,7 @@ fn create_product(
         .unwrap_or_else(|| "iothub".to_owned());
     if !matches!(commodity_code.as_str(), "iothub" | "iothub_senior") {
         return Err(Reject::business(
-            "iot.prod.InvalidAliyunCommodityCode",
+            codes::INVALID_COMMODITY_CODE,
             "AliyunCommodityCode must be iothub or iothub_senior.",
         ));
     }
@@ -1031,7 +1028,7 @@ fn create_product(
         .any(|p| p.instance.as_deref() == ctx.instance && p.name == request.product_name)
     {
         return Err(Reject::business(
-            "iot.prod.AlreadyExistedProductName",
+            codes::PRODUCT_NAME_EXISTS,
             "The product name is already used.",
         ));
     }

@@ -34,6 +34,7 @@ use store::Store;
 use throttle::Throttle;
 
 use crate::secret::Secret;
+use crate::wire::codes;
 use crate::wire::envelope::{BusinessError, GatewayError, success_body};
 use crate::wire::params::{ParamError, Params};
 use crate::wire::{API_VERSION, Action};
@@ -103,8 +104,9 @@ pub struct Config {
     pub apply_delay: Duration,
     /// Multiplier on the per-Action QPS quotas; 0 turns throttling off.
     pub qps_scale: f64,
-    /// The region the emulator answers for (reported in device details).
-    pub region: String,
+    /// The regions the emulator serves: a request whose `RegionId` names another is refused with
+    /// `InvalidRegionId`. The first is reported in device details.
+    pub regions: Vec<String>,
     /// How long a client may take to send a request's headers, and then its body; a slower
     /// client's connection is closed (headers) or answered 408 RequestTimeout (body). An idle
     /// keep-alive connection is closed after the same time.
@@ -125,11 +127,14 @@ impl Default for Config {
             fail_rate: 0.0,
             apply_delay: Duration::ZERO,
             qps_scale: 1.0,
-            region: "cn-shanghai".to_owned(),
+            regions: vec![DEFAULT_REGION.to_owned()],
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
         }
     }
 }
+
+/// The region an emulator serves when told none.
+pub const DEFAULT_REGION: &str = "cn-shanghai";
 
 /// How long a client may take to send a request's headers, and then its body, by default.
 pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -200,7 +205,11 @@ impl Reject {
     }
 
     pub(crate) fn internal(message: &str) -> Self {
-        Reject::gateway(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+        Reject::gateway(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL_ERROR,
+            message,
+        )
     }
 }
 
@@ -321,7 +330,7 @@ impl Emulator {
         {
             return Err(Reject::gateway(
                 StatusCode::BAD_REQUEST,
-                "SignatureNonceUsed",
+                codes::SIGNATURE_NONCE_USED,
                 "Specified signature nonce was used already.",
             ));
         }
@@ -370,8 +379,9 @@ async fn clear_request_log(State(emulator): State<Arc<Emulator>>) -> StatusCode 
 
 /// Decodes `application/x-www-form-urlencoded` text strictly: UTF-8 only, no repeated names.
 fn decode_form(raw: &[u8], place: &str) -> Result<BTreeMap<String, String>, Reject> {
-    let invalid =
-        |message: String| Reject::gateway(StatusCode::BAD_REQUEST, "InvalidParameter", &message);
+    let invalid = |message: String| {
+        Reject::gateway(StatusCode::BAD_REQUEST, codes::INVALID_PARAMETER, &message)
+    };
     let mut out = BTreeMap::new();
     for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut halves = pair.splitn(2, |b| *b == b'=');
@@ -561,14 +571,14 @@ async fn gateway(
     if method != Method::GET && method != Method::POST {
         return Err(Reject::gateway(
             StatusCode::BAD_REQUEST,
-            "UnsupportedHTTPMethod",
+            codes::UNSUPPORTED_HTTP_METHOD,
             "Use GET or POST.",
         ));
     }
     if uri.path() != "/" {
         return Err(Reject::gateway(
             StatusCode::NOT_FOUND,
-            "InvalidApi.NotFound",
+            codes::API_NOT_FOUND,
             "Every call goes to the path /.",
         ));
     }
@@ -576,7 +586,7 @@ async fn gateway(
     if raw_query.len() > MAX_QUERY_BYTES {
         return Err(Reject::gateway(
             StatusCode::URI_TOO_LONG,
-            "InvalidParameter",
+            codes::INVALID_PARAMETER,
             "The query string is too long.",
         ));
     }
@@ -588,7 +598,7 @@ async fn gateway(
     .map_err(|_| {
         Reject::gateway(
             StatusCode::REQUEST_TIMEOUT,
-            "RequestTimeout",
+            codes::REQUEST_TIMEOUT,
             &format!(
                 "The request body did not arrive within {} ms.",
                 emulator.config.client_timeout.as_millis()
@@ -598,7 +608,7 @@ async fn gateway(
     .map_err(|_| {
         Reject::gateway(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "InvalidParameter",
+            codes::INVALID_PARAMETER,
             "The request body is larger than 8 MiB.",
         )
     })?;
@@ -615,7 +625,7 @@ async fn gateway(
     if let Some(key) = form.keys().find(|key| query.contains_key(*key)) {
         return Err(Reject::gateway(
             StatusCode::BAD_REQUEST,
-            "InvalidParameter",
+            codes::INVALID_PARAMETER,
             &format!("The parameter {key} appears in both the query and the body."),
         ));
     }
@@ -647,25 +657,37 @@ async fn gateway(
     if verified.version != API_VERSION {
         return Err(Reject::gateway(
             StatusCode::BAD_REQUEST,
-            "InvalidParameter",
+            codes::INVALID_PARAMETER,
             &format!("Version must be {API_VERSION}."),
         ));
     }
     let action = Action::from_name(&verified.action).ok_or_else(|| {
         Reject::gateway(
             StatusCode::NOT_FOUND,
-            "InvalidApi.NotFound",
+            codes::API_NOT_FOUND,
             &format!("Specified api is not found: {}", verified.action),
         )
     })?;
     let params = &answered.params;
+    if let Some(region) = params.optional("RegionId")
+        && !emulator.config.regions.iter().any(|r| r == region)
+    {
+        return Err(Reject::gateway(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REGION,
+            &format!(
+                "The region {region} is not served by this endpoint (it serves {}).",
+                emulator.config.regions.join(", ")
+            ),
+        ));
+    }
     let deep = crate::wire::is_deep_page(action, |key| params.get(key));
     lock(&emulator.throttle).admit(&verified.access_key_id, action, deep)?;
     let fail_rate = f64::from_bits(emulator.fail_rate.load(Ordering::Relaxed));
     if fail_rate > 0.0 && fastrand::f64() < fail_rate {
         return Err(Reject::gateway(
             StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
+            codes::SERVICE_UNAVAILABLE,
             "The request has failed due to a temporary failure of the server.",
         ));
     }
@@ -677,7 +699,7 @@ async fn gateway(
             && !store.instances.contains(instance)
         {
             return Err(Reject::business(
-                "iot.system.InstanceNotFound",
+                codes::INSTANCE_NOT_FOUND,
                 &format!("The instance {instance} does not exist."),
             ));
         }
@@ -686,7 +708,11 @@ async fn gateway(
             instance,
             apply_delay_ms: i64::try_from(emulator.config.apply_delay.as_millis())
                 .unwrap_or(i64::MAX),
-            region: &emulator.config.region,
+            region: emulator
+                .config
+                .regions
+                .first()
+                .map_or(DEFAULT_REGION, String::as_str),
         };
         let result = handlers::dispatch(action, &mut store, &ctx, params);
         if advanced || result.as_ref().is_ok_and(|a| a.changed) {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 
 use super::Reject;
 use crate::wire::Action;
+use crate::wire::codes;
 
 struct Bucket {
     tokens: f64,
@@ -62,7 +63,7 @@ impl Throttle {
         let wait_ms = ((1.0 - bucket.tokens) / bucket.rate * 1000.0).ceil();
         Err(Reject::Gateway {
             status: StatusCode::BAD_REQUEST,
-            code: "Throttling.User".to_owned(),
+            code: codes::THROTTLING_USER.to_owned(),
             message: format!(
                 "Request was denied due to user flow control ({action} allows {qps} per second)."
             ),
@@ -92,7 +93,7 @@ mod tests {
                 retry_after_ms,
                 ..
             }) => {
-                assert_eq!(code, "Throttling.User");
+                assert_eq!(code, codes::THROTTLING_USER);
                 assert!(retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 100));
             }
             other => panic!("expected throttling, got {other:?}"),

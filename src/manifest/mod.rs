@@ -535,6 +535,17 @@ impl Builder {
                 prune: false,
                 devices: BTreeMap::new(),
             });
+        if let Some(region) = doc
+            .region
+            .as_ref()
+            .filter(|r| !crate::wire::is_valid_region_id(&r.value))
+        {
+            diagnostics.push(source.at(
+                region,
+                format!("`{}` is not a region ID", region.value),
+                Some("region IDs are lowercase letters, digits and hyphens, e.g. cn-shanghai or ap-southeast-1"),
+            ));
+        }
         let firsts = self.settings.entry(key.clone()).or_default();
         let region = doc
             .region

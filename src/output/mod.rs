@@ -20,17 +20,31 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    /// Decides once, for stdout.
+    /// Decides for one stream: `always` and `never` as said; `auto` colors a terminal only, and
+    /// not with `NO_COLOR` set or `TERM=dumb`.
     #[must_use]
-    pub fn enabled(self) -> bool {
+    pub fn enabled_for(self, is_terminal: bool) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && io::stdout().is_terminal()
+                is_terminal
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
             }
         }
+    }
+
+    /// Decides once, for stdout.
+    #[must_use]
+    pub fn enabled(self) -> bool {
+        self.enabled_for(io::stdout().is_terminal())
+    }
+
+    /// Decides once, for stderr (logs, progress, errors).
+    #[must_use]
+    pub fn enabled_on_stderr(self) -> bool {
+        self.enabled_for(io::stderr().is_terminal())
     }
 }
 

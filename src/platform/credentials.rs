@@ -19,6 +19,8 @@ pub const ENV_REGION: &str = "ALIBABA_CLOUD_REGION_ID";
 pub const ENV_PROFILE: &str = "ALIBABA_CLOUD_PROFILE";
 /// Env var: endpoint override.
 pub const ENV_ENDPOINT: &str = "IOTPLAN_ENDPOINT";
+/// Env var: most tries of one call.
+pub const ENV_MAX_ATTEMPTS: &str = "IOTPLAN_MAX_ATTEMPTS";
 
 /// An AccessKey pair, with a token for STS.
 #[derive(Clone, Debug)]
@@ -79,6 +81,24 @@ pub enum ConfigError {
         name: String,
         /// Its mode.
         mode: String,
+    },
+    /// A region that cannot be one: it would make a host name that cannot exist.
+    #[error(
+        "`{region}` (from {from}) is not a region ID: region IDs are lowercase letters, digits and hyphens, e.g. cn-shanghai or ap-southeast-1"
+    )]
+    InvalidRegion {
+        /// What was given.
+        region: String,
+        /// Where it came from.
+        from: &'static str,
+    },
+    /// An endpoint that cannot be sent to.
+    #[error("--endpoint `{endpoint}` cannot be used: {reason}")]
+    InvalidEndpoint {
+        /// What was given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The profile lacks a field its mode needs.
     #[error("profile `{name}` (mode {mode}) has no {field}")]
@@ -149,6 +169,25 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// # Errors
 /// A `ConfigError` naming what to set.
 pub fn resolve(
+    request: &Request,
+    env: &dyn Fn(&str) -> Option<String>,
+    profile_path: Option<&Path>,
+) -> Result<Resolved, ConfigError> {
+    let resolved = resolve_unchecked(request, env, profile_path)?;
+    if let Some(region) = &resolved.region {
+        let from = if request.region.as_deref() == Some(region.as_str()) {
+            "--region or the manifest"
+        } else if non_empty(env(ENV_REGION)).as_deref() == Some(region.as_str()) {
+            ENV_REGION
+        } else {
+            "the profile's region_id"
+        };
+        check_region(region, from)?;
+    }
+    Ok(resolved)
+}
+
+fn resolve_unchecked(
     request: &Request,
     env: &dyn Fn(&str) -> Option<String>,
     profile_path: Option<&Path>,
@@ -256,6 +295,58 @@ fn load_profile(
         },
         non_empty(Some(profile.region_id.clone())),
     ))
+}
+
+/// Checks the form of a region ID (see [`crate::wire::is_valid_region_id`]).
+///
+/// # Errors
+/// `ConfigError::InvalidRegion`, naming `from` (the flag, variable, manifest or profile).
+pub fn check_region(region: &str, from: &'static str) -> Result<(), ConfigError> {
+    if crate::wire::is_valid_region_id(region) {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidRegion {
+            region: region.to_owned(),
+            from,
+        })
+    }
+}
+
+/// Checks an endpoint override: `http://` or `https://`, a host, an optional port, nothing else
+/// (no user, query or fragment), and returns it without a trailing `/`.
+///
+/// # Errors
+/// `ConfigError::InvalidEndpoint` saying what is wrong.
+pub fn check_endpoint(endpoint: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = reqwest::Url::parse(endpoint).map_err(|e| {
+        invalid(&format!(
+            "{e}; give a URL such as http://127.0.0.1:8080 or https://iot.cn-shanghai.aliyuncs.com"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it names no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "it carries a user name or password; credentials come from the environment or a profile",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "it has a query or fragment; give only scheme, host and port",
+        ));
+    }
+    if url.path() != "/" {
+        return Err(invalid("it has a path; the API is served at /"));
+    }
+    Ok(endpoint.trim_end_matches('/').to_owned())
 }
 
 /// The endpoint for a region: `https://iot.{region}.aliyuncs.com`.
@@ -394,6 +485,56 @@ mod tests {
         )
         .expect_err("unknown");
         assert!(error.to_string().contains("default, sts, role"));
+    }
+
+    #[test]
+    fn regions_and_endpoints_are_checked_before_any_call() {
+        for good in [
+            "cn-shanghai",
+            "ap-southeast-1",
+            "cn-atlantis-9",
+            "us-east-1",
+        ] {
+            assert!(check_region(good, "--region").is_ok(), "{good}");
+        }
+        for bad in [
+            "cn shanghai",
+            "CN-SHANGHAI",
+            "shanghai",
+            "cn-",
+            "-cn",
+            "cn..x",
+            "cn_shanghai",
+            "",
+        ] {
+            let error = check_region(bad, "--region").expect_err(bad);
+            assert!(error.to_string().contains("e.g. cn-shanghai"), "{error}");
+        }
+        let env = env_of(&[
+            (ENV_ACCESS_KEY_ID, "id"),
+            (ENV_ACCESS_KEY_SECRET, "sec"),
+            (ENV_REGION, "cn shanghai"),
+        ]);
+        let error = resolve(&Request::default(), &env, None).expect_err("bad env region");
+        assert!(error.to_string().contains(ENV_REGION), "{error}");
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:8080/").expect("good"),
+            "http://127.0.0.1:8080"
+        );
+        for (bad, says) in [
+            ("127.0.0.1:8080", "scheme"),
+            ("http//x", "URL"),
+            ("ftp://host", "http or https"),
+            ("http://user:pw@host", "password"),
+            ("http://host/?Action=X", "query"),
+            ("http://host/api", "path"),
+        ] {
+            let error = check_endpoint(bad).expect_err(bad);
+            assert!(
+                error.to_string().contains(says) || error.to_string().contains("URL"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::{Client, Error};
 use crate::model::{
     DesiredState, LiveDevice, LiveProduct, LiveState, PROTECT_TAG, ProductSpec, Tags,
 };
+use crate::wire::codes;
 use crate::wire::ops::{
     BatchQueryDeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql, QueryDeviceByTags,
     QueryDeviceByTagsResponse, QueryDeviceProp, QueryProduct, SqlDevice, TagFilter,
@@ -238,7 +239,7 @@ async fn protected_by_tags(
 /// this region, or a statement form it does not take): then the other reads are used.
 fn operation_unavailable(error: &Error) -> bool {
     matches!(error, Error::Api(api) if api.kind == super::ErrorKind::Business
-        && !api.code.contains("Throttling")
+        && !api.code.contains(codes::THROTTLING)
         && !api.code.contains("SystemException"))
 }
 
@@ -626,9 +627,7 @@ impl std::fmt::Display for ReadErrors {
         )?;
         for error in &self.0 {
             write!(f, "  {error}")?;
-            if let Error::Api(api) = &error.source
-                && let Some(hint) = api.hint()
-            {
+            if let Some(hint) = error.source.hint() {
                 write!(f, "\n    hint: {hint}")?;
             }
             writeln!(f)?;

@@ -5,6 +5,7 @@
 //! envelopes and both signature schemes. Both the client and the emulator stand on this module, so
 //! they cannot drift apart silently.
 
+pub mod codes;
 pub mod envelope;
 pub mod ops;
 pub mod params;
@@ -165,6 +166,22 @@ pub fn is_valid_device_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':'))
+}
+
+/// Checks the form of a region ID (`cn-shanghai`, `ap-southeast-1`): lowercase ASCII letters and
+/// digits in two or more hyphen-separated parts, starting with a letter, at most 40 bytes. It
+/// becomes part of the endpoint's host name, so anything else could not resolve.
+#[must_use]
+pub fn is_valid_region_id(region: &str) -> bool {
+    region.len() <= 40
+        && region.starts_with(|c: char| c.is_ascii_lowercase())
+        && region.split('-').count() >= 2
+        && region.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// The weighted length of a nickname: ASCII counts 1, anything else (CJK) counts 2.

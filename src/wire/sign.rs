@@ -224,7 +224,9 @@ mod tests {
 
     #[test]
     fn every_v1_vector_matches() {
-        let vectors = load(include_str!("../../tests/vectors/platform-api-vectors.json"));
+        let vectors = load(include_str!(
+            "../../tests/vectors/platform-api-vectors.json"
+        ));
         let cases = vectors["cases"].as_array().expect("cases");
         assert_eq!(cases.len(), 10);
         for case in cases {

@@ -239,3 +239,110 @@ async fn no_secret_reaches_output_logs_or_files() {
             && dir.path().join("exported/a1LeakLights.yaml").exists()
     );
 }
+
+/// Calls that never reach a server: every command that calls the platform, at full verbosity,
+/// against a port nothing listens on, a host that does not resolve, and a server that hangs up.
+/// The errors must say why, and carry no part of the signed query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_failures_print_no_credential() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", listener.local_addr().expect("addr"))
+    };
+    let hang_up = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        });
+        format!("http://{addr}")
+    };
+    let dir = repo(&[("m/lights.yaml", LIGHTS)]);
+    let mut transcript = String::new();
+    let mut causes = 0;
+    for (endpoint, cause) in [
+        (closed.as_str(), "connection refused"),
+        ("http://iotplan-leakscan.invalid", "host not found (DNS)"),
+        (hang_up.as_str(), "connection lost"),
+    ] {
+        for args in [
+            vec!["plan", "m", "--format", "json"],
+            vec!["apply", "m", "--auto-approve", "--format", "json"],
+            vec!["devices", "--product", "a1LeakLights"],
+            vec![
+                "secrets",
+                "--product",
+                "a1LeakLights",
+                "--all",
+                "--out",
+                "s.json",
+            ],
+            vec!["export", "--product", "a1LeakLights"],
+        ] {
+            for verbosity in ["-vv", "trace"] {
+                let output = tokio::task::spawn_blocking({
+                    let dir = dir.path().to_owned();
+                    let args = args
+                        .clone()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>();
+                    let endpoint = endpoint.to_owned();
+                    let verbosity = verbosity.to_owned();
+                    move || {
+                        let mut command =
+                            assert_cmd::Command::cargo_bin("iotplan").expect("binary");
+                        command
+                            .current_dir(dir)
+                            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+                            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
+                            .env("ALIBABA_CLOUD_SECURITY_TOKEN", STS_TOKEN)
+                            .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
+                            .env("IOTPLAN_ENDPOINT", endpoint)
+                            .env("IOTPLAN_MAX_ATTEMPTS", "2")
+                            .env_remove("RUST_LOG")
+                            .args(args);
+                        if verbosity == "trace" {
+                            command.env("RUST_LOG", "trace");
+                        } else {
+                            command.arg(verbosity);
+                        }
+                        command.output().expect("runs")
+                    }
+                })
+                .await
+                .expect("joined");
+                let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+                assert_eq!(
+                    output.status.code(),
+                    Some(1),
+                    "{args:?} at {endpoint}: {all}"
+                );
+                assert!(
+                    all.contains(cause),
+                    "{args:?} at {endpoint} says why: {all}"
+                );
+                causes += 1;
+                transcript.push_str(&all);
+            }
+        }
+    }
+    assert_eq!(causes, 30);
+    for needle in [
+        KEY_SECRET,
+        STS_TOKEN,
+        "SecurityToken=",
+        "Signature=",
+        "AccessKeyId=",
+    ] {
+        assert!(
+            !transcript.contains(needle),
+            "`{}…` is in the output",
+            &needle[..8]
+        );
+    }
+}

@@ -3,6 +3,7 @@
 mod catalogue;
 mod cli;
 mod docs;
+mod edges;
 mod export;
 mod hardening;
 mod interrupts;

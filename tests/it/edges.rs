@@ -1,0 +1,268 @@
+//! The edges a new user hits first, through the binary: an endpoint that cannot be reached, a
+//! region that is wrong, flags that cannot work, and logs that must read well in a CI log.
+
+use std::path::Path;
+use std::process::Output;
+
+use iotplan::emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET};
+
+use crate::support::{TestEnv, repo, text};
+
+const TOKEN: &str = "EDGES-sts-token-5e4d3c2b1a";
+const LAMP: &str =
+    "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1EdgeLamps\ndevices:\n  - name: lamp-01\n";
+
+/// Runs the binary in `dir` with the demo key, an STS token, and `env` on top.
+async fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let dir = dir.to_owned();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut command = assert_cmd::Command::cargo_bin("iotplan").expect("binary");
+        command
+            .current_dir(dir)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_ACCESS_KEY_SECRET)
+            .env("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
+            .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
+            .env_remove("IOTPLAN_ENDPOINT")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env_remove("TERM");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.args(args).output().expect("runs")
+    })
+    .await
+    .expect("joined")
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A loopback server that accepts every connection and closes it without answering.
+async fn hang_up_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Nothing a transport failure prints may carry the signed query: the token, the AccessKey ID as
+/// a parameter, the signature.
+fn assert_no_query(output: &Output) {
+    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    for needle in [
+        TOKEN,
+        "SecurityToken",
+        "Signature=",
+        "SignatureNonce",
+        "AccessKeyId=",
+        "/?",
+    ] {
+        assert!(!all.contains(needle), "`{needle}` printed:\n{all}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_says_so_retries_visibly_and_stops_soon() {
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let output = run(
+        dir.path(),
+        &[],
+        &["plan", "m.yaml", "--endpoint", &endpoint],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_no_query(&output);
+    assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(
+        stderr.contains("hint: nothing listens there: is the emulator running"),
+        "{stderr}"
+    );
+    // One line per retry at the default verbosity, with its cause, and no more than 3 tries.
+    let retries: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("trying again"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{stderr}");
+    assert!(retries[0].contains("connection refused") && retries[0].contains("attempt 2 of 3"));
+    assert!(stderr.contains("failed after 3 attempts"), "{stderr}");
+    assert!(!stderr.contains("may have been applied"), "{stderr}");
+    // Plain lines off a terminal: no color escapes, no timestamps.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_host_is_not_retried_and_points_at_the_region() {
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let output = run(
+        dir.path(),
+        &[],
+        &["plan", "m.yaml", "--region", "cn-atlantis-9"],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_no_query(&output);
+    assert!(
+        stderr.contains("https://iot.cn-atlantis-9.aliyuncs.com failed: host not found (DNS)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: check the region"), "{stderr}");
+    assert!(!stderr.contains("trying again"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_on_a_read_never_says_it_may_have_been_applied() {
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let endpoint = hang_up_server().await;
+    let output = run(
+        dir.path(),
+        &[],
+        &[
+            "devices",
+            "--product",
+            "a1EdgeLamps",
+            "--endpoint",
+            &endpoint,
+            "--max-attempts",
+            "2",
+        ],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_no_query(&output);
+    assert!(stderr.contains("connection lost"), "{stderr}");
+    assert!(stderr.contains("failed after 2 attempts"), "{stderr}");
+    assert!(!stderr.contains("may have been applied"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_that_cannot_work_are_refused_as_they_are_parsed() {
+    let dir = repo(&[("m.yaml", LAMP)]);
+    for (args, says) in [
+        (
+            vec!["plan", "m.yaml", "--region", "cn shanghai"],
+            "`cn shanghai` (from --region) is not a region ID",
+        ),
+        (
+            vec!["plan", "m.yaml", "--endpoint", "http//127.0.0.1:8080"],
+            "--endpoint `http//127.0.0.1:8080` cannot be used",
+        ),
+        (
+            vec![
+                "plan",
+                "m.yaml",
+                "--endpoint",
+                "http://127.0.0.1:8080/?Action=X",
+            ],
+            "it has a query or fragment",
+        ),
+    ] {
+        let output = run(dir.path(), &[], &args).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("trying again"), "{stderr}");
+    }
+    // The same check for a region from the environment, which clap reads too.
+    let output = run(
+        dir.path(),
+        &[("ALIBABA_CLOUD_REGION_ID", "cn shanghai")],
+        &["plan", "m.yaml"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("is not a region ID"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_refuses_a_region_it_does_not_serve() {
+    let env = TestEnv::fast().await.with_products(&["a1EdgeLamps"]);
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let endpoint = env.running.endpoint();
+    let output = run(
+        dir.path(),
+        &[],
+        &[
+            "plan",
+            "m.yaml",
+            "--endpoint",
+            &endpoint,
+            "--region",
+            "cn-atlantis-9",
+        ],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("InvalidRegionId: The region cn-atlantis-9 is not served by this endpoint (it serves cn-shanghai)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: check --region"), "{stderr}");
+    assert!(!stderr.contains("trying again"), "{stderr}");
+    let served = run(
+        dir.path(),
+        &[],
+        &["plan", "m.yaml", "--endpoint", &endpoint],
+    )
+    .await;
+    assert_eq!(served.status.code(), Some(0), "{}", text(&served.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_levels_differ_and_color_follows_one_decision() {
+    let env = TestEnv::fast().await.with_products(&["a1EdgeLamps"]);
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let endpoint = env.running.endpoint();
+    let plan = |extra: &'static [&'static str]| {
+        let mut args = vec!["plan", "m.yaml", "--endpoint", endpoint.as_str()];
+        args.extend_from_slice(extra);
+        args
+    };
+    let v = run(dir.path(), &[], &plan(&["-v"])).await;
+    let v = text(&v.stderr);
+    assert!(v.contains("QueryProduct") && v.contains("call"), "{v}");
+    assert!(!v.contains('\u{1b}'), "-v into a pipe is plain: {v:?}");
+    assert!(!v.contains("rate limiter"), "{v}");
+    let vv = text(&run(dir.path(), &[], &plan(&["-vv"])).await.stderr);
+    assert!(
+        vv.contains("rate limiter") && vv.contains("sending"),
+        "{vv}"
+    );
+    assert!(!vv.contains(TOKEN), "{vv}");
+    let always = text(
+        &run(dir.path(), &[], &plan(&["-v", "--color", "always"]))
+            .await
+            .stderr,
+    );
+    assert!(always.contains('\u{1b}'), "--color always colors logs too");
+    let never = text(
+        &run(
+            dir.path(),
+            &[],
+            &plan(&["-v", "--color", "always", "--no-color"]),
+        )
+        .await
+        .stderr,
+    );
+    assert!(!never.contains('\u{1b}'), "--no-color wins: {never:?}");
+}
