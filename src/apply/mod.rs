@@ -110,6 +110,9 @@ pub struct ProductReport {
     pub interrupted: bool,
 }
 
+/// The apply report's format version (JSON `format_version`).
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
 /// What apply did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -174,7 +177,7 @@ pub async fn execute(
         .into_iter()
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Report {
-        format_version: 1,
+        format_version: REPORT_FORMAT_VERSION,
         products,
     })
 }

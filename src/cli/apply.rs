@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,14 +10,15 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
-use super::planning::{Planned, plan_loaded};
+use super::planning::plan_loaded;
 use crate::apply::{self, Options, Report};
 use crate::exit::ExitStatus;
 use crate::manifest;
 use crate::model::ProductSpec;
 use crate::output::Printer;
 use crate::output::progress::Progress;
-use crate::plan::{FORMAT_VERSION, Plan};
+use crate::plan::guard::{self, MaxDelete};
+use crate::plan::{Plan, saved};
 use crate::platform::Client;
 use crate::render;
 
@@ -48,10 +49,10 @@ pub struct ApplyArgs {
     /// Write DeviceSecrets of registered devices here (JSON, mode 0600, merged with its contents).
     #[arg(long)]
     pub secrets_out: Option<PathBuf>,
-    /// Refuse when a product would lose more devices than this: a count (`20`) or a share of its
-    /// devices (`10%`).
-    #[arg(long, default_value = "10%")]
-    pub max_delete: String,
+    /// Refuse when a product would lose more devices than this: a count (`20`), a share of its
+    /// devices rounded up (`10%`), or a share with a floor (`10%,5`: 10 %, at least 5).
+    #[arg(long, default_value = guard::DEFAULT_MAX_DELETE, value_parser = parse_max_delete)]
+    pub max_delete: MaxDelete,
     /// When some names of a chunk fail the platform's check, still register the valid ones.
     #[arg(long)]
     pub register_valid_names: bool,
@@ -66,55 +67,34 @@ pub struct ApplyArgs {
     pub format: ReportFormat,
 }
 
-/// A deletion limit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum MaxDelete {
-    Count(usize),
-    Share(f64),
+/// `--max-delete`, checked as it is parsed.
+pub(crate) fn parse_max_delete(text: &str) -> Result<MaxDelete, String> {
+    text.parse()
 }
 
-fn parse_max_delete(text: &str) -> anyhow::Result<MaxDelete> {
-    let parsed = match text.strip_suffix('%') {
-        Some(share) => share
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| (0.0..=100.0).contains(s))
-            .map(MaxDelete::Share),
-        None => text.trim().parse::<usize>().ok().map(MaxDelete::Count),
-    };
-    parsed.with_context(|| {
-        format!("--max-delete `{text}` is neither a count (20) nor a percentage (10%)")
-    })
-}
-
-/// Refuses plans that delete more than allowed.
-fn check_prune_guard(plan: &Plan, limit: MaxDelete) -> anyhow::Result<()> {
-    let mut refused = String::new();
-    for product in plan.products.iter().filter(|p| !p.delete.is_empty()) {
-        let allowed = match limit {
-            MaxDelete::Count(count) => count,
-            MaxDelete::Share(share) => {
-                (product.live_devices as f64 * share / 100.0).floor() as usize
-            }
-        };
-        if product.delete.len() > allowed {
-            let _ = writeln!(
-                refused,
-                "  product {}: {} of its {} devices would be deleted; the limit is {allowed}",
-                product.product_key,
-                product.delete.len(),
-                product.live_devices
-            );
-        }
+/// Refuses a plan whose deletions exceed the limit, naming the devices.
+fn check_delete_guard(plan: &Plan, limit: MaxDelete) -> anyhow::Result<()> {
+    let refusals = guard::check(plan, limit);
+    if refusals.is_empty() {
+        return Ok(());
     }
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        bail!(
-            "refusing to delete this many devices; nothing was changed:\n{refused}hint: check that every manifest is included; to delete them anyway, raise --max-delete (e.g. --max-delete 100%); to keep a device whatever the manifests say, tag it iotplan.protect=true"
-        )
+    let mut lines = String::new();
+    for refusal in &refusals {
+        let names: Vec<&str> = plan
+            .products
+            .iter()
+            .find(|p| p.product_key == refusal.product_key)
+            .map(|p| p.delete.iter().map(|d| d.name.as_str()).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            lines,
+            "  {refusal}\n    would delete: {}",
+            render::compressed_names(&names)
+        );
     }
+    bail!(
+        "refusing to delete this many devices; nothing was changed:\n{lines}hint: check that every manifest is included; to delete them anyway, raise --max-delete; to keep a device whatever the manifests say, tag it iotplan.protect=true"
+    )
 }
 
 fn confirm(printer: &Printer, plan: &Plan) -> anyhow::Result<()> {
@@ -142,61 +122,9 @@ fn confirm(printer: &Printer, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads a saved plan file and the manifests it was made from.
-fn read_saved_plan(path: &PathBuf) -> anyhow::Result<(Plan, manifest::Loaded)> {
-    let text =
-        std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
-    let saved: Plan = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not an iotplan plan file", path.display()))?;
-    if saved.format_version != FORMAT_VERSION {
-        bail!(
-            "{} has plan format {}, this iotplan reads {FORMAT_VERSION}: plan again with this version",
-            path.display(),
-            saved.format_version
-        );
-    }
-    let files: Vec<PathBuf> = saved.manifest_files.iter().map(PathBuf::from).collect();
-    let loaded =
-        manifest::load(&files).context("the manifests the plan was made from no longer load")?;
-    Ok((saved, loaded))
-}
-
-/// Refuses a saved plan when the manifests or the platform changed since it was made, or when
-/// its actions are not what planning gives now.
-fn refuse_stale(path: &Path, saved: &Plan, current: &Planned) -> anyhow::Result<()> {
-    let mut reasons = Vec::new();
-    if current.loaded.fingerprint != saved.manifest_fingerprint {
-        reasons.push("the manifests changed since the plan was made".to_owned());
-    }
-    for old in &saved.products {
-        match current.plan.products.iter().find(|p| p.product_key == old.product_key) {
-            Some(now) if now.live_fingerprint != old.live_fingerprint => reasons.push(format!(
-                "product {}: the platform changed since the plan was made (devices then {}, now {}; planning now gives {} to register, {} to change, {} to delete instead of {}, {}, {})",
-                old.product_key,
-                old.live_devices,
-                now.live_devices,
-                now.register.len(),
-                now.update.len(),
-                now.delete.len(),
-                old.register.len(),
-                old.update.len(),
-                old.delete.len()
-            )),
-            Some(_) => {}
-            None => reasons.push(format!("product {} is no longer in the manifests", old.product_key)),
-        }
-    }
-    if reasons.is_empty() && current.plan.products != saved.products {
-        reasons.push("its actions differ from what the manifests and the platform give now, though neither changed: was the file edited?".to_owned());
-    }
-    if !reasons.is_empty() {
-        bail!(
-            "the saved plan {} is stale; nothing was applied:\n  {}\nhint: run `iotplan plan --out` again and review the new plan",
-            path.display(),
-            reasons.join("\n  ")
-        );
-    }
-    Ok(())
+/// The JSON report document.
+fn report_json(report: &Report) -> anyhow::Result<String> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(report)?))
 }
 
 /// The text report.
@@ -244,11 +172,27 @@ pub(crate) fn report_text(report: &Report, secrets_out: Option<&PathBuf>) -> Str
     out
 }
 
+impl ApplyArgs {
+    /// What the executor needs of these options.
+    fn options(&self) -> Options {
+        Options {
+            secrets_out: self.secrets_out.clone(),
+            register_valid_rest: self.register_valid_names,
+            wait: apply::WaitConfig {
+                deadline: Duration::from_secs(self.wait_timeout),
+                ..apply::default_wait()
+            },
+            journal_dir: self.journal_dir.clone(),
+        }
+    }
+}
+
 /// Carries out `plan` with the given clients and prints the report.
 pub(crate) async fn execute(
     plan: &Plan,
     clients: &(dyn Fn(&ProductSpec) -> Client + Sync),
-    args: &ApplyArgs,
+    options: &Options,
+    format: ReportFormat,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -266,16 +210,7 @@ pub(crate) async fn execute(
             }
         })
     };
-    let options = Options {
-        secrets_out: args.secrets_out.clone(),
-        register_valid_rest: args.register_valid_names,
-        wait: apply::WaitConfig {
-            deadline: Duration::from_secs(args.wait_timeout),
-            ..apply::default_wait()
-        },
-        journal_dir: args.journal_dir.clone(),
-    };
-    if let Some(path) = &args.secrets_out {
+    if let Some(path) = &options.secrets_out {
         super::ensure_parent(path)?;
     }
     let progress = Progress::new(printer);
@@ -291,11 +226,11 @@ pub(crate) async fn execute(
             devices: std::collections::BTreeMap::new(),
         })
     };
-    let report = apply::execute(plan, &product_clients, &options, &stop, &report_progress).await?;
+    let report = apply::execute(plan, &product_clients, options, &stop, &report_progress).await?;
     watcher.abort();
-    match args.format {
-        ReportFormat::Text => printer.out(&report_text(&report, args.secrets_out.as_ref())),
-        ReportFormat::Json => printer.out(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
+    match format {
+        ReportFormat::Text => printer.out(&report_text(&report, options.secrets_out.as_ref())),
+        ReportFormat::Json => printer.out(&report_json(&report)?),
     }
     Ok(if report.failed() {
         ExitStatus::Failure
@@ -313,36 +248,50 @@ pub(super) async fn run(
     global: &super::GlobalArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let limit = parse_max_delete(&args.max_delete)?;
+    let limit = args.max_delete;
     let (saved, loaded) = match &args.plan {
         Some(path) => {
-            let (saved, loaded) = read_saved_plan(path)?;
+            let (saved, loaded) = saved::read_with_manifests(path)?;
             (Some((path, saved)), loaded)
         }
         None => (None, manifest::load(&args.paths)?),
     };
     // One set of clients (and so one rate limiter per region) for planning and applying.
     let clients = global.clients_for(&loaded.desired)?;
-    let planned = plan_loaded(loaded, &clients, printer).await?;
+    let planned = plan_loaded(loaded, &clients, limit, printer).await?;
     let plan = match saved {
         Some((path, saved)) => {
-            refuse_stale(path, &saved, &planned)?;
+            saved::check_fresh(path, &saved, &planned)?;
             saved
         }
-        None => planned.plan,
+        None => planned,
     };
     if !plan.summary().has_changes() {
-        printer.out("No changes. The platform matches the manifests.\n");
+        match args.format {
+            ReportFormat::Text => printer.out("No changes. The platform matches the manifests.\n"),
+            ReportFormat::Json => printer.out(&report_json(&Report {
+                format_version: apply::REPORT_FORMAT_VERSION,
+                products: Vec::new(),
+            })?),
+        }
         return Ok(ExitStatus::Success);
     }
-    check_prune_guard(&plan, limit)?;
+    check_delete_guard(&plan, limit)?;
     if args.plan.is_none() {
-        printer.out(&render::text(&plan, false, printer.color));
+        match args.format {
+            ReportFormat::Text => printer.out(&render::text(&plan, false, printer.color)),
+            // stdout carries the report document alone; the plan is shown on stderr.
+            ReportFormat::Json => {
+                for line in render::text(&plan, false, false).lines() {
+                    printer.status(line);
+                }
+            }
+        }
         if !args.auto_approve {
             confirm(printer, &plan)?;
         }
     }
-    execute(&plan, &clients, &args, printer).await
+    execute(&plan, &clients, &args.options(), args.format, printer).await
 }
 
 #[cfg(test)]
@@ -350,13 +299,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn max_delete_takes_counts_and_shares() {
-        assert_eq!(parse_max_delete("20").expect("count"), MaxDelete::Count(20));
-        assert_eq!(
-            parse_max_delete("10%").expect("share"),
-            MaxDelete::Share(10.0)
-        );
-        assert!(parse_max_delete("lots").is_err());
-        assert!(parse_max_delete("150%").is_err());
+    fn max_delete_is_parsed_by_the_guard() {
+        assert_eq!(parse_max_delete("20"), Ok(MaxDelete::Count(20)));
+        let error = parse_max_delete("lots").expect_err("not a limit");
+        assert!(error.contains("neither a count"), "{error}");
     }
 }

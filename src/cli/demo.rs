@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::apply::{ApplyArgs, ReportFormat, execute};
+use super::apply::{ReportFormat, execute};
 use super::planning::plan_loaded;
+use crate::apply::{Options, WaitConfig, default_wait};
 use crate::emulator::seed::new_product;
 use crate::emulator::{self, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator};
 use crate::exit::ExitStatus;
 use crate::manifest;
 use crate::model::ProductSpec;
 use crate::output::Printer;
+use crate::plan::guard::MaxDelete;
 use crate::platform::{Client, ClientConfig, Credentials};
 use crate::render;
 use crate::secret::Secret;
@@ -77,28 +79,28 @@ pub(super) async fn run(
         },
     ))?;
     let clients = |spec: &ProductSpec| client.with_instance(spec.instance.clone());
+    // The demo's manifests are the whole fleet of its own emulator: nothing to guard.
+    let max_delete = MaxDelete::Count(usize::MAX);
 
     printer.status("── plan ──");
-    let planned = plan_loaded(loaded.clone(), &clients, printer).await?;
-    printer.out(&render::text(&planned.plan, false, printer.color));
+    let planned = plan_loaded(loaded.clone(), &clients, max_delete, printer).await?;
+    printer.out(&render::text(&planned, false, printer.color));
 
     printer.status("── apply ──");
-    let apply_args = ApplyArgs {
-        paths: args.paths.clone(),
-        plan: None,
-        auto_approve: true,
+    let options = Options {
         secrets_out: Some(args.secrets_out.clone()),
-        max_delete: "100%".to_owned(),
-        register_valid_names: false,
+        register_valid_rest: false,
+        wait: WaitConfig {
+            deadline: Duration::from_mins(1),
+            ..default_wait()
+        },
         journal_dir: PathBuf::from(".iotplan/demo-journal"),
-        wait_timeout: 60,
-        format: ReportFormat::Text,
     };
-    let status = execute(&planned.plan, &clients, &apply_args, printer).await?;
+    let status = execute(&planned, &clients, &options, ReportFormat::Text, printer).await?;
 
     printer.status("── plan again ──");
-    let again = plan_loaded(loaded, &clients, printer).await?;
-    printer.out(&render::text(&again.plan, false, printer.color));
+    let again = plan_loaded(loaded, &clients, max_delete, printer).await?;
+    printer.out(&render::text(&again, false, printer.color));
     running.stop().await?;
     Ok(status)
 }

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 
 use crate::exit::ExitStatus;
 use crate::output::Printer;
+use crate::plan::guard::{self, MaxDelete};
 use crate::render;
 
 /// Plan output formats.
@@ -41,6 +42,10 @@ pub struct PlanArgs {
     /// List every device instead of compressing numbered runs.
     #[arg(long)]
     pub full: bool,
+    /// The deletion limit apply will use (as `apply --max-delete`): the plan says when apply
+    /// will refuse it.
+    #[arg(long, default_value = guard::DEFAULT_MAX_DELETE, value_parser = super::apply::parse_max_delete)]
+    pub max_delete: MaxDelete,
 }
 
 /// Plans and prints.
@@ -54,8 +59,8 @@ pub(super) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let loaded = crate::manifest::load(&args.paths)?;
     let clients = global.clients_for(&loaded.desired)?;
-    let planned = super::planning::plan_loaded(loaded, &clients, printer).await?;
-    let plan = &planned.plan;
+    let planned = super::planning::plan_loaded(loaded, &clients, args.max_delete, printer).await?;
+    let plan = &planned;
     let rendered = match args.format {
         PlanFormat::Text => render::text(plan, args.full, printer.color),
         PlanFormat::Json => render::json(plan),
@@ -66,11 +71,18 @@ pub(super) async fn run(
         super::ensure_parent(out)?;
         crate::fsutil::write_atomically(out, render::json(plan).as_bytes(), None)
             .with_context(|| format!("cannot save the plan to {}", out.display()))?;
-        printer.status(&format!(
-            "plan saved to {}; apply it with: iotplan apply --plan {}",
-            out.display(),
-            out.display()
-        ));
+        if plan.delete_guard.is_empty() {
+            printer.status(&format!(
+                "plan saved to {}; apply it with: iotplan apply --plan {}",
+                out.display(),
+                out.display()
+            ));
+        } else {
+            printer.status(&format!(
+                "plan saved to {}, but apply will refuse it: it deletes more than --max-delete allows (see `!`); plan again with fewer deletions, or apply with a higher --max-delete",
+                out.display()
+            ));
+        }
     }
     Ok(if args.detailed_exitcode && plan.summary().has_changes() {
         ExitStatus::Changes

@@ -4,22 +4,18 @@ use crate::manifest::Loaded;
 use crate::model::ProductSpec;
 use crate::output::Printer;
 use crate::output::progress::Progress;
+use crate::plan::guard::{self, MaxDelete};
 use crate::plan::{FORMAT_VERSION, Plan, diff};
 use crate::platform::Client;
 use crate::platform::live::{self, ReadErrors};
-
-/// A plan with what it was made from.
-pub(crate) struct Planned {
-    pub(crate) loaded: Loaded,
-    pub(crate) plan: Plan,
-}
 
 /// Plans `loaded` against the live state read through `clients`.
 pub(crate) async fn plan_loaded(
     loaded: Loaded,
     clients: &(dyn Fn(&ProductSpec) -> Client + Sync),
+    max_delete: MaxDelete,
     printer: &Printer,
-) -> anyhow::Result<Planned> {
+) -> anyhow::Result<Plan> {
     let progress = Progress::new(printer);
     let report = |product: &str, read: usize, total: usize| {
         progress.update(&format!("{product} reading devices"), read, total);
@@ -46,7 +42,7 @@ pub(crate) async fn plan_loaded(
             )
         })
         .collect();
-    let plan = Plan {
+    let mut plan = Plan {
         format_version: FORMAT_VERSION,
         manifest_files: loaded
             .files
@@ -55,6 +51,8 @@ pub(crate) async fn plan_loaded(
             .collect(),
         manifest_fingerprint: loaded.fingerprint.clone(),
         products,
+        delete_guard: Vec::new(),
     };
-    Ok(Planned { loaded, plan })
+    plan.delete_guard = guard::check(&plan, max_delete);
+    Ok(plan)
 }

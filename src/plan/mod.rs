@@ -7,6 +7,9 @@
 //! those tags (exclusive), except keys starting `iotplan.`, which are left alone unless declared.
 //! Deletion only with `prune: true`, and never of a device tagged `iotplan.protect: "true"`.
 
+pub mod guard;
+pub mod saved;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -127,6 +130,10 @@ pub struct Plan {
     pub manifest_fingerprint: String,
     /// Per product, in ProductKey order.
     pub products: Vec<ProductPlan>,
+    /// Products whose deletions the `--max-delete` given to plan refuses: apply with the same
+    /// limit will refuse them too. Empty (and left out of the JSON) when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delete_guard: Vec<guard::Refusal>,
 }
 
 /// Totals over a plan.

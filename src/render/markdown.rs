@@ -33,6 +33,13 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("### iotplan: no changes\n\nThe platform matches the manifests.\n");
         return out;
     }
+    if !plan.delete_guard.is_empty() {
+        out.push_str("> [!CAUTION]\n> **Apply will refuse this plan** as it stands:\n");
+        for refusal in &plan.delete_guard {
+            let _ = writeln!(out, "> - {refusal}");
+        }
+        out.push('\n');
+    }
     out.push_str("| Product | Register | Change | Delete | On the platform now |\n|---|---:|---:|---:|---:|\n");
     for product in &plan.products {
         let _ = writeln!(
@@ -169,6 +176,7 @@ mod tests {
             manifest_files: Vec::new(),
             manifest_fingerprint: String::new(),
             products: vec![product("a1ProductA", 0), product("a1ProductB", 1)],
+            delete_guard: Vec::new(),
         }
     }
 
@@ -203,6 +211,7 @@ mod tests {
             manifest_files: Vec::new(),
             manifest_fingerprint: String::new(),
             products: Vec::new(),
+            delete_guard: Vec::new(),
         };
         assert_eq!(
             markdown(&plan),

@@ -17,6 +17,24 @@ pub fn json(plan: &Plan) -> String {
     text
 }
 
+/// Names (in order) with numbered runs compressed: `meter-001 … meter-110 (110 devices), spare`.
+#[must_use]
+pub fn compressed_names(names: &[&str]) -> String {
+    runs(names, |n| n, |_| String::new(), false)
+        .iter()
+        .map(|run| match run.items.as_slice() {
+            [one] => crate::output::sanitize(one).into_owned(),
+            items => format!(
+                "{} … {} ({} devices)",
+                crate::output::sanitize(items[0]),
+                crate::output::sanitize(items[items.len() - 1]),
+                items.len()
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A run of items whose names count up by one and whose `detail` is the same.
 pub(crate) struct Run<'a, T> {
     /// The items.

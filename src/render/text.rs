@@ -248,7 +248,15 @@ pub fn text(plan: &Plan, full: bool, color: bool) -> String {
     let mut out = String::new();
     let summary = plan.summary();
     for product in &plan.products {
-        for (kind, line) in product_lines(product, full) {
+        let mut lines = product_lines(product, full);
+        if let Some(refusal) = plan
+            .delete_guard
+            .iter()
+            .find(|r| r.product_key == product.product_key)
+        {
+            lines.push((Kind::Delete, format!("  ! {refusal}")));
+        }
+        for (kind, line) in lines {
             if color && kind != Kind::Field && kind != Kind::Note {
                 let style = style(kind);
                 let _ = writeln!(out, "{style}{line}{style:#}");
@@ -268,6 +276,13 @@ pub fn text(plan: &Plan, full: bool, color: bool) -> String {
             );
         }
         out.push('\n');
+        if !plan.delete_guard.is_empty() {
+            let _ = writeln!(
+                out,
+                "Apply will refuse this plan: {} product(s) exceed --max-delete (see `!` above).",
+                plan.delete_guard.len()
+            );
+        }
     } else {
         out.push_str("No changes. The platform matches the manifests.\n");
     }

@@ -230,13 +230,17 @@ async fn guards_refuse_and_change_nothing() {
         "{}",
         text(&output.stderr)
     );
-    // Default --max-delete 10%: one of three devices is too many.
-    let output = iotplan(&env, dir.path(), &["apply", "m", "--auto-approve"]).await;
+    // --max-delete 0: no device may go.
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &["apply", "m", "--auto-approve", "--max-delete", "0"],
+    )
+    .await;
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(
-        stderr
-            .contains("product a1OfficeLite: 1 of its 3 devices would be deleted; the limit is 0"),
+        stderr.contains("product a1OfficeLite: apply will refuse: 1 deletion of its 3 devices, limit 0; pass --max-delete 1 (or more) to allow it"),
         "{stderr}"
     );
     assert!(writes(&env).is_empty(), "{:?}", writes(&env));

@@ -266,3 +266,174 @@ async fn log_levels_differ_and_color_follows_one_decision() {
     );
     assert!(!never.contains('\u{1b}'), "--no-color wins: {never:?}");
 }
+
+/// A manifest of `count` numbered lamps of `product`, with prune on.
+fn lamps(product: &str, count: usize) -> String {
+    format!(
+        "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: {product}\nprune: true\ndevices:\n  - name: lamp-{{n:03}}\n    range: {{from: 1, to: {count}}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_apply_prints_one_document_on_stdout() {
+    let env = TestEnv::fast().await.with_products(&["a1EdgeLamps"]);
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let endpoint = env.running.endpoint();
+    let args = [
+        "apply",
+        "m.yaml",
+        "--auto-approve",
+        "--format",
+        "json",
+        "--endpoint",
+        &endpoint,
+    ];
+    let output = run(dir.path(), &[], &args).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    assert_eq!(report["products"][0]["registered"], 1);
+    assert!(
+        text(&output.stderr).contains("+ lamp-01"),
+        "the plan is shown on stderr"
+    );
+    let again = run(dir.path(), &[], &args).await;
+    let report: serde_json::Value =
+        serde_json::from_slice(&again.stdout).expect("no changes is a JSON document too");
+    assert_eq!(
+        report,
+        serde_json::json!({"format_version": 1, "products": []})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deletion_guard_lets_a_small_product_prune_and_shows_at_plan_time() {
+    let env = TestEnv::fast()
+        .await
+        .with_products(&["a1SmallLamps", "a1LargeLamps"]);
+    env.running.emulator.with_store(|store| {
+        for n in 1..=5 {
+            store.create_device(
+                "a1SmallLamps",
+                &format!("lamp-{n:03}"),
+                None,
+                crate::support::now_ms(),
+            );
+        }
+        for n in 1..=610 {
+            store.create_device(
+                "a1LargeLamps",
+                &format!("lamp-{n:03}"),
+                None,
+                crate::support::now_ms(),
+            );
+        }
+    });
+    let endpoint = env.running.endpoint();
+    // A 5-device product losing one: the default limit (10 %, at least 5) allows it.
+    let small = repo(&[("m.yaml", &lamps("a1SmallLamps", 4))]);
+    let output = run(
+        small.path(),
+        &[],
+        &["apply", "m.yaml", "--auto-approve", "--endpoint", &endpoint],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("1 deleted"),
+        "{}",
+        text(&output.stdout)
+    );
+    // 610 devices losing 110: plan says apply will refuse, in every format.
+    let large = repo(&[("m.yaml", &lamps("a1LargeLamps", 500))]);
+    let plan = run(
+        large.path(),
+        &[],
+        &[
+            "plan",
+            "m.yaml",
+            "--out",
+            "plan.json",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    let stdout = text(&plan.stdout);
+    assert!(
+        stdout.contains("  ! product a1LargeLamps: apply will refuse: 110 deletions of its 610 devices, limit 61; pass --max-delete 110 (or more) to allow them"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Apply will refuse this plan"), "{stdout}");
+    assert!(
+        text(&plan.stderr).contains("but apply will refuse it"),
+        "{}",
+        text(&plan.stderr)
+    );
+    let json = run(
+        large.path(),
+        &[],
+        &[
+            "plan",
+            "m.yaml",
+            "--format",
+            "json",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(
+        document["delete_guard"],
+        serde_json::json!([{"product_key": "a1LargeLamps", "deletions": 110, "live_devices": 610, "limit": 61}])
+    );
+    let markdown = run(
+        large.path(),
+        &[],
+        &[
+            "plan",
+            "m.yaml",
+            "--format",
+            "markdown",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    assert!(text(&markdown.stdout).contains("> [!CAUTION]\n> **Apply will refuse this plan**"));
+    // Apply refuses, naming the devices compressed, and changes nothing.
+    let refused = run(
+        large.path(),
+        &[],
+        &["apply", "--plan", "plan.json", "--endpoint", &endpoint],
+    )
+    .await;
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("would delete: lamp-501 … lamp-610 (110 devices)"),
+        "{stderr}"
+    );
+    let left = env
+        .running
+        .emulator
+        .with_store(|store| store.devices["a1LargeLamps"].by_name.len());
+    assert_eq!(left, 610);
+    // The same plan applies with the limit the message names.
+    let allowed = run(
+        large.path(),
+        &[],
+        &[
+            "apply",
+            "--plan",
+            "plan.json",
+            "--max-delete",
+            "110",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
+}
