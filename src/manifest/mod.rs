@@ -175,24 +175,36 @@ impl Source {
 
 /// Finds manifest files: each path is a file, or a folder read recursively for `*.yaml`/`*.yml`,
 /// in sorted order.
+/// The manifest files `paths` name, in order: a folder is read recursively in sorted order,
+/// following symbolic links (a link that loops or dangles is a problem, never skipped silently),
+/// without hidden entries below it. A file named twice, directly or through a link, is read once.
 fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut add = |file: PathBuf, files: &mut Vec<PathBuf>| {
+        let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if seen.insert(identity) {
+            files.push(file);
+        }
+    };
     for path in paths {
-        let problem = |message: String| Diagnostic {
+        let problem = |message: String, hint: &str| Diagnostic {
             origin: Origin {
                 file: path.display().to_string().into(),
                 line: 0,
                 column: 0,
             },
             message,
-            hint: Some("pass manifest files or folders that hold *.yaml / *.yml files".to_owned()),
+            hint: Some(hint.to_owned()),
             snippet: None,
         };
+        let manifests_hint = "pass manifest files or folders that hold *.yaml / *.yml files";
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = Vec::new();
+            let mut found = 0usize;
             // Hidden files and folders below the root (.git, .github, .gitlab-ci.yml) are not
             // manifests.
             let walk = walkdir::WalkDir::new(path)
+                .follow_links(true)
                 .sort_by_file_name()
                 .into_iter()
                 .filter_entry(|entry| {
@@ -203,26 +215,59 @@ fn discover(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf
                     Ok(entry) if entry.file_type().is_file() => {
                         let file = entry.into_path();
                         if file.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                            found.push(file);
+                            found += 1;
+                            add(file, &mut files);
                         }
                     }
                     Ok(_) => {}
                     Err(error) => {
-                        diagnostics.push(problem(format!("cannot read the folder: {error}")));
+                        let at = error.path().map_or_else(
+                            || path.display().to_string(),
+                            |p| p.display().to_string(),
+                        );
+                        let (message, hint) = if error.loop_ancestor().is_some() {
+                            (
+                                format!(
+                                    "{at} is a symbolic link that loops back to a folder above it"
+                                ),
+                                "remove the link, or point it at a folder outside the manifests",
+                            )
+                        } else {
+                            (
+                                format!(
+                                    "cannot read {at}: {}",
+                                    error
+                                        .io_error()
+                                        .map_or_else(|| error.to_string(), ToString::to_string)
+                                ),
+                                "fix or remove it (a dangling symbolic link?): a manifest that cannot be read is never skipped, since prune would delete what it declares",
+                            )
+                        };
+                        diagnostics.push(problem(message, hint));
                     }
                 }
             }
-            if found.is_empty() {
-                diagnostics.push(problem(format!(
-                    "the folder {} holds no *.yaml or *.yml files",
-                    path.display()
-                )));
+            if found == 0 {
+                diagnostics.push(problem(
+                    format!(
+                        "the folder {} holds no *.yaml or *.yml files",
+                        path.display()
+                    ),
+                    manifests_hint,
+                ));
             }
-            files.append(&mut found);
         } else if path.is_file() {
-            files.push(path.clone());
+            add(path.clone(), &mut files);
+        } else if path.symlink_metadata().is_ok() {
+            diagnostics.push(problem(
+                format!("{} is a symbolic link to nothing", path.display()),
+                "point it at a manifest, or remove it",
+            ));
         } else {
-            diagnostics.push(problem(format!("{} does not exist", path.display())));
+            diagnostics.push(problem(
+                format!("{} does not exist", path.display()),
+                manifests_hint,
+            ));
         }
     }
     files
@@ -342,10 +387,102 @@ fn parse_message(error: &serde_saphyr::Error) -> String {
         .to_owned()
 }
 
-fn parse_hint(message: &str) -> Option<&'static str> {
+/// Most structural problems one file reports before the rest of it is left unchecked.
+const MAX_REPAIRS: usize = 50;
+
+/// The text with line `line` (1-based) commented out, when `message` is a structural problem
+/// confined to that line: an unknown key or a value of the wrong type on a line of its own (not
+/// a list item's first line, whose removal would merge two items).
+fn comment_out(text: &str, line: u64, message: &str) -> Option<String> {
+    let structural = [
+        "unknown field",
+        "invalid type",
+        "expected string",
+        "invalid boolean",
+        "invalid value",
+        "expected mapping",
+        "expected sequence",
+    ]
+    .iter()
+    .any(|m| message.contains(m));
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let target = text.lines().nth(index)?;
+    let trimmed = target.trim_start();
+    if !structural || trimmed.starts_with('-') || trimmed.starts_with('#') || !trimmed.contains(':')
+    {
+        return None;
+    }
+    // The key's value must end on this line: lines indented below it would be left orphaned.
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let continues = text
+        .lines()
+        .skip(index + 1)
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .is_some_and(|next| indent(next) > indent(target));
+    if continues {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 1);
+    for (at, each) in text.split_inclusive('\n').enumerate() {
+        if at == index {
+            out.push('#');
+        }
+        out.push_str(each);
+    }
+    Some(out)
+}
+
+/// A document whose `apiVersion` is not iotplan/v1 follows another schema: that is said first,
+/// instead of whatever this version's reader makes of its keys.
+fn unsupported_api_version(source: &Source) -> Option<Diagnostic> {
+    source.text.lines().enumerate().find_map(|(at, line)| {
+        let value = line.strip_prefix("apiVersion:")?.trim();
+        let value = value.split(" #").next().unwrap_or(value).trim().trim_matches(['"', '\'']);
+        (value != API_VERSION && !value.is_empty()).then(|| {
+            let column = line.find(value).unwrap_or(0) as u64 + 1;
+            source.diagnostic(
+                at as u64 + 1,
+                column,
+                format!("unsupported apiVersion `{value}`: this iotplan reads {API_VERSION}"),
+                Some("write `apiVersion: iotplan/v1`, or use the iotplan release that reads this version"),
+            )
+        })
+    })
+}
+
+/// `did you mean …?` for an unknown key, from the keys the message says are expected.
+fn suggest_key(message: &str) -> Option<String> {
+    let unknown = message.split('`').nth(1)?;
+    let expected = message.split("expected ").nth(1)?;
+    let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+    expected
+        .split(", ")
+        .map(|k| k.trim_matches('`').trim())
+        .filter(|k| !k.is_empty())
+        .map(|k| (strsim::levenshtein(unknown, k), k))
+        .filter(|(distance, k)| *distance <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k.to_owned())
+}
+
+fn parse_hint(message: &str) -> Option<String> {
     if message.contains("unknown field") {
-        Some("remove or rename the key; see schemas/iotplan-v1.schema.json for the allowed keys")
-    } else if message.contains("expected string") {
+        Some(match suggest_key(message) {
+            Some(key) => format!(
+                "did you mean `{key}`? (see schemas/iotplan-v1.schema.json for the allowed keys)"
+            ),
+            None => {
+                "remove or rename the key; see schemas/iotplan-v1.schema.json for the allowed keys"
+                    .to_owned()
+            }
+        })
+    } else {
+        parse_hint_fixed(message).map(str::to_owned)
+    }
+}
+
+fn parse_hint_fixed(message: &str) -> Option<&'static str> {
+    if message.contains("expected string") {
         Some("quote the value, e.g. \"3\": names, nicknames and tag values are strings")
     } else if message.contains("duplicate mapping key") {
         Some("a key may appear once per mapping: remove the repeated one")
@@ -425,15 +562,38 @@ fn fill(text: &str, n: u64) -> String {
 
 impl Builder {
     fn add_file(&mut self, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
-        let read = reader::plain(&source.text).map_or_else(|| reader::exact(&source.text), Ok);
-        let documents = match read {
-            Ok(documents) => documents,
-            Err(error) => {
-                let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
-                let message = parse_message(&error);
-                let hint = parse_hint(&message);
-                diagnostics.push(source.diagnostic(line, column, message, hint));
-                return;
+        if let Some(diagnostic) = unsupported_api_version(source) {
+            diagnostics.push(diagnostic);
+            return;
+        }
+        // A structural problem (an unknown key, a wrong type) stops the reader; its line is then
+        // commented out and the file read again, so one run reports every such problem and
+        // still checks the rest. Lines keep their numbers, so every location stays exact.
+        let mut text = std::borrow::Cow::Borrowed(source.text.as_str());
+        let mut repaired = 0;
+        let documents = loop {
+            let read = reader::plain(&text).map_or_else(|| reader::exact(&text), Ok);
+            match read {
+                Ok(documents) => break documents,
+                Err(error) => {
+                    let (line, column) =
+                        error.location().map_or((1, 1), |l| (l.line(), l.column()));
+                    let message = parse_message(&error);
+                    let hint = parse_hint(&message);
+                    diagnostics.push(source.diagnostic(
+                        line,
+                        column,
+                        message.clone(),
+                        hint.as_deref(),
+                    ));
+                    match comment_out(&text, line, &message) {
+                        Some(next) if repaired < MAX_REPAIRS => {
+                            text = std::borrow::Cow::Owned(next);
+                            repaired += 1;
+                        }
+                        _ => return,
+                    }
+                }
             }
         };
         if documents.is_empty() {
@@ -506,7 +666,10 @@ impl Builder {
         if doc.api_version.value != API_VERSION {
             diagnostics.push(source.at(
                 &doc.api_version,
-                format!("apiVersion is `{}`", doc.api_version.value),
+                format!(
+                    "unsupported apiVersion `{}`: this iotplan reads {API_VERSION}",
+                    doc.api_version.value
+                ),
                 Some("write `apiVersion: iotplan/v1`"),
             ));
             return;

@@ -437,3 +437,126 @@ async fn the_deletion_guard_lets_a_small_product_prune_and_shows_at_plan_time() 
     .await;
     assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
 }
+
+/// `validate --format json`'s errors as `file:line:column message` lines.
+async fn validate_errors(dir: &Path, paths: &[&str]) -> (i32, Vec<String>) {
+    let mut args = vec!["validate", "--format", "json"];
+    args.extend_from_slice(paths);
+    let output = run(dir, &[], &args).await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let errors = report["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}:{} {}",
+                e["file"].as_str().unwrap_or_default(),
+                e["line"],
+                e["column"],
+                e["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    (output.status.code().unwrap_or(-1), errors)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_structural_error_hides_no_other_and_suggests_the_key() {
+    let three = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1X\nprun: true\ndevices:\n  - name: lamp-01\n    nicknam: Lamp_1\n    enabled: maybe\n  - name: l\n";
+    let dir = repo(&[("three.yaml", three)]);
+    let (code, errors) = validate_errors(dir.path(), &["three.yaml"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("three.yaml:4:1 unknown field `prun`"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].starts_with("three.yaml:7:5 unknown field `nicknam`"),
+        "{errors:#?}"
+    );
+    assert_eq!(errors[2], "three.yaml:8:14 invalid boolean");
+    assert!(
+        errors[3].starts_with("three.yaml:9:11 `l` is not a valid DeviceName"),
+        "{errors:#?}"
+    );
+    let text_output = run(dir.path(), &[], &["validate", "three.yaml"]).await;
+    let stderr = text(&text_output.stderr);
+    assert!(stderr.contains("hint: did you mean `prune`?"), "{stderr}");
+    assert!(
+        stderr.contains("hint: did you mean `nickname`?"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_missing_paths_and_repeated_files() {
+    let dir = repo(&[
+        (
+            "v2.yaml",
+            "apiVersion: iotplan/v2\nkind: Fleet\nitems: []\n",
+        ),
+        ("m/a.yaml", LAMP),
+    ]);
+    let (_, errors) = validate_errors(dir.path(), &["v2.yaml"]).await;
+    assert_eq!(
+        errors,
+        ["v2.yaml:1:13 unsupported apiVersion `iotplan/v2`: this iotplan reads iotplan/v1"]
+    );
+    let (_, errors) = validate_errors(dir.path(), &["missing.yaml"]).await;
+    assert_eq!(errors, ["missing.yaml:0:0 missing.yaml does not exist"]);
+    let text_output = run(dir.path(), &[], &["validate", "missing.yaml"]).await;
+    assert!(
+        text(&text_output.stderr).contains("\nmissing.yaml: missing.yaml does not exist"),
+        "no `:0:0` position: {}",
+        text(&text_output.stderr)
+    );
+    // The same file given twice, directly and through its folder, is read once.
+    let twice = run(
+        dir.path(),
+        &[],
+        &["validate", "m", "m/a.yaml", "m/../m/a.yaml"],
+    )
+    .await;
+    assert_eq!(twice.status.code(), Some(0), "{}", text(&twice.stderr));
+    assert!(text(&twice.stdout).contains("1 device(s) in 1 file(s)"));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlinked_manifests_are_followed_and_broken_links_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = repo(&[
+        ("shared/lamps.yaml", LAMP),
+        (
+            "m/other.yaml",
+            "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1EdgeOther\ndevices:\n  - name: other-01\n",
+        ),
+    ]);
+    symlink("../shared/lamps.yaml", dir.path().join("m/lamps.yaml")).expect("link");
+    let output = run(dir.path(), &[], &["validate", "m"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("2 product(s), 2 device(s) in 2 file(s)"),
+        "the linked manifest is read: {}",
+        text(&output.stdout)
+    );
+    symlink("..", dir.path().join("m/loop")).expect("loop");
+    symlink("gone.yaml", dir.path().join("m/dangling.yaml")).expect("dangling");
+    let (code, errors) = validate_errors(dir.path(), &["m"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("m/dangling.yaml: No such file")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("m/loop is a symbolic link that loops")),
+        "{errors:#?}"
+    );
+}
