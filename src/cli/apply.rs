@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
-use super::planning::plan_loaded;
+use super::planning::{only_products, plan_loaded};
 use crate::apply::{self, Options, Report};
 use crate::exit::ExitStatus;
 use crate::manifest;
@@ -65,6 +65,10 @@ pub struct ApplyArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Apply only this product of the manifests (repeatable; not with --plan, whose products are
+    /// fixed); the others are not read.
+    #[arg(long = "product", value_name = "KEY", conflicts_with = "plan")]
+    pub products: Vec<String>,
 }
 
 /// `--max-delete`, checked as it is parsed.
@@ -251,10 +255,19 @@ pub(super) async fn run(
     let limit = args.max_delete;
     let (saved, loaded) = match &args.plan {
         Some(path) => {
-            let (saved, loaded) = saved::read_with_manifests(path)?;
+            let (saved, mut loaded) = saved::read_with_manifests(path)?;
+            // A plan made with --product covers its products only: so is the check against now
+            // (a product gone from the manifests is then reported as such by the staleness check).
+            loaded
+                .desired
+                .products
+                .retain(|key, _| saved.products.iter().any(|p| &p.product_key == key));
             (Some((path, saved)), loaded)
         }
-        None => (None, manifest::load(&args.paths)?),
+        None => (
+            None,
+            only_products(manifest::load(&args.paths)?, &args.products)?,
+        ),
     };
     // One set of clients (and so one rate limiter per region) for planning and applying.
     let clients = global.clients_for(&loaded.desired)?;

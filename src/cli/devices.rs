@@ -4,9 +4,13 @@ use std::fmt::Write as _;
 
 use clap::Args;
 
+use super::apply::ReportFormat;
 use crate::exit::ExitStatus;
 use crate::output::{Printer, sanitize};
 use crate::platform::paging::list_devices;
+
+/// The `devices --format json` document's version.
+const DEVICES_FORMAT_VERSION: u32 = 1;
 
 /// Options of `iotplan devices`.
 #[derive(Debug, Args)]
@@ -18,6 +22,19 @@ pub struct DevicesArgs {
     /// IotInstanceId of an enterprise instance.
     #[arg(long)]
     pub instance: Option<String>,
+    /// Output format: tab-separated lines, or one JSON document
+    /// `{format_version, product_key, devices[] {name, iot_id, status, nickname}}`.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// One device in `devices --format json`.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    iot_id: &'a str,
+    status: &'a str,
+    nickname: Option<&'a str>,
 }
 
 /// Lists devices: one line each, `name  status  nickname`.
@@ -31,6 +48,24 @@ pub(super) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let client = global.client(None)?.with_instance(args.instance);
     let devices = list_devices(&client, &args.product, |_, _| {}).await?;
+    if args.format == ReportFormat::Json {
+        let listed: Vec<Listed<'_>> = devices
+            .iter()
+            .map(|d| Listed {
+                name: &d.device_name,
+                iot_id: &d.iot_id,
+                status: &d.device_status,
+                nickname: d.nickname.as_deref(),
+            })
+            .collect();
+        let document = serde_json::json!({
+            "format_version": DEVICES_FORMAT_VERSION,
+            "product_key": args.product,
+            "devices": listed,
+        });
+        printer.out(&format!("{}\n", serde_json::to_string_pretty(&document)?));
+        return Ok(ExitStatus::Success);
+    }
     let mut text = String::new();
     for device in &devices {
         let _ = writeln!(

@@ -9,6 +9,7 @@ mod export;
 mod plan;
 mod planning;
 mod secrets;
+mod show;
 mod validate;
 
 use std::time::Duration;
@@ -82,6 +83,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Carry out a plan: register, change and delete devices.
     Apply(apply::ApplyArgs),
+    /// Render a saved plan without calling the platform.
+    Show(show::ShowArgs),
     /// Fetch DeviceSecrets of existing devices into a secrets file.
     Secrets(secrets::SecretsArgs),
     /// Write manifests of the devices a product has now.
@@ -174,6 +177,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => validate::run(args, &printer).await,
         Command::Plan(args) => plan::run(args, &cli.global, &printer).await,
         Command::Apply(args) => apply::run(args, &cli.global, &printer).await,
+        Command::Show(args) => show::run(&args, &printer),
     }
 }
 

@@ -46,6 +46,9 @@ pub struct PlanArgs {
     /// will refuse it.
     #[arg(long, default_value = guard::DEFAULT_MAX_DELETE, value_parser = super::apply::parse_max_delete)]
     pub max_delete: MaxDelete,
+    /// Plan only this product of the manifests (repeatable); the others are not read.
+    #[arg(long = "product", value_name = "KEY")]
+    pub products: Vec<String>,
 }
 
 /// Plans and prints.
@@ -57,7 +60,8 @@ pub(super) async fn run(
     global: &super::GlobalArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let loaded = crate::manifest::load(&args.paths)?;
+    let loaded =
+        super::planning::only_products(crate::manifest::load(&args.paths)?, &args.products)?;
     let clients = global.clients_for(&loaded.desired)?;
     let planned = super::planning::plan_loaded(loaded, &clients, args.max_delete, printer).await?;
     let plan = &planned;

@@ -9,6 +9,33 @@ use crate::plan::{FORMAT_VERSION, Plan, diff};
 use crate::platform::Client;
 use crate::platform::live::{self, ReadErrors};
 
+/// Keeps only the products `keys` names (all when empty), so that nothing of the others is read.
+///
+/// # Errors
+/// A key no manifest declares, with the keys they do.
+pub(crate) fn only_products(mut loaded: Loaded, keys: &[String]) -> anyhow::Result<Loaded> {
+    if keys.is_empty() {
+        return Ok(loaded);
+    }
+    if let Some(unknown) = keys
+        .iter()
+        .find(|k| !loaded.desired.products.contains_key(*k))
+    {
+        anyhow::bail!(
+            "--product {unknown}: no manifest declares this product (they declare {})",
+            loaded
+                .desired
+                .products
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    loaded.desired.products.retain(|key, _| keys.contains(key));
+    Ok(loaded)
+}
+
 /// Plans `loaded` against the live state read through `clients`.
 pub(crate) async fn plan_loaded(
     loaded: Loaded,

@@ -7,12 +7,16 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use futures::{StreamExt as _, TryStreamExt as _};
 
+use super::apply::ReportFormat;
 use crate::apply::{SecretEntry, SecretsFile};
 use crate::exit::ExitStatus;
 use crate::output::{Printer, sanitize};
 use crate::platform::paging::list_devices;
 use crate::wire::MAX_DETAIL_NAMES;
 use crate::wire::ops::BatchQueryDeviceDetail;
+
+/// The `secrets --format json` report's version.
+const SECRETS_REPORT_FORMAT_VERSION: u32 = 1;
 
 /// Options of `iotplan secrets`.
 #[derive(Debug, Args)]
@@ -40,6 +44,10 @@ pub struct SecretsArgs {
     /// The secrets file: JSON, mode 0600, written atomically, merged with what it holds.
     #[arg(long)]
     pub out: PathBuf,
+    /// Report format: a status line, or one JSON document on stdout
+    /// `{format_version, product_key, file, written, missing[]}` (never a secret).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// Fetches the secrets and merges them into `--out`; exit 1 when a named device does not exist
@@ -111,6 +119,16 @@ pub(super) async fn run(
         .iter()
         .filter(|name| !entries.iter().any(|e| &e.device_name == *name))
         .collect();
+    if args.format == ReportFormat::Json {
+        let document = serde_json::json!({
+            "format_version": SECRETS_REPORT_FORMAT_VERSION,
+            "product_key": product,
+            "file": args.out.display().to_string(),
+            "written": written,
+            "missing": missing,
+        });
+        printer.out(&format!("{}\n", serde_json::to_string_pretty(&document)?));
+    }
     if missing.is_empty() {
         return Ok(ExitStatus::Success);
     }

@@ -308,12 +308,7 @@ impl Emulator {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let tmp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            std::fs::write(&tmp, &text)?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|source| Error::WriteState {
+        crate::fsutil::write_atomically(path, &text, None).map_err(|source| Error::WriteState {
             path: path.clone(),
             source,
         })
@@ -345,7 +340,7 @@ fn load_state(path: &std::path::Path) -> Result<Store, Error> {
         reason,
     };
     let text = std::fs::read(path).map_err(|e| corrupt(e.to_string()))?;
-    let store: Store = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+    let mut store: Store = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
     if store.version != store::STATE_VERSION {
         return Err(corrupt(format!(
             "format version {} is not {}",
@@ -353,6 +348,7 @@ fn load_state(path: &std::path::Path) -> Result<Store, Error> {
             store::STATE_VERSION
         )));
     }
+    store.check_invariants().map_err(corrupt)?;
     Ok(store)
 }
 

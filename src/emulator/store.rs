@@ -195,6 +195,55 @@ impl Store {
         }
     }
 
+    /// Checks what a state file must hold, after loading: every device under a known product and
+    /// under its own name, creation sequence numbers unique and handed out, every application of
+    /// a known product. A product with no devices entry has no devices, and gets an empty one.
+    ///
+    /// # Errors
+    /// The first inconsistency, saying where it is.
+    pub fn check_invariants(&mut self) -> Result<(), String> {
+        for key in self.products.keys() {
+            self.devices.entry(key.clone()).or_default();
+        }
+        let mut seqs = BTreeSet::new();
+        for (key, devices) in &self.devices {
+            if !self.products.contains_key(key) {
+                return Err(format!(
+                    "devices are listed under product {key}, which is not in products"
+                ));
+            }
+            for (name, device) in &devices.by_name {
+                if *name != device.name {
+                    return Err(format!(
+                        "product {key}: the device listed as {name} is named {}",
+                        device.name
+                    ));
+                }
+                if device.seq > self.last_seq || !seqs.insert(device.seq) {
+                    return Err(format!(
+                        "product {key}: device {name} has sequence number {}, which is repeated or above last_seq {}",
+                        device.seq, self.last_seq
+                    ));
+                }
+            }
+        }
+        for (id, application) in &self.applications {
+            if *id != application.id || *id > self.last_apply_id {
+                return Err(format!(
+                    "application {id} is listed under another id or above last_apply_id {}",
+                    self.last_apply_id
+                ));
+            }
+            if !self.products.contains_key(&application.product_key) {
+                return Err(format!(
+                    "application {id} is of product {}, which is not in products",
+                    application.product_key
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuilds the indexes that are not persisted, after loading.
     pub fn reindex(&mut self) {
         for devices in self.devices.values_mut() {

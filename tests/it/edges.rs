@@ -560,3 +560,129 @@ async fn symlinked_manifests_are_followed_and_broken_links_refused() {
         "{errors:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_selection_show_and_json_on_every_reading_command() {
+    let env = TestEnv::fast()
+        .await
+        .with_products(&["a1EdgeLamps", "a1EdgeOther"]);
+    let other = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1EdgeOther\ndevices:\n  - name: other-01\n";
+    let dir = repo(&[("m/lamps.yaml", LAMP), ("m/other.yaml", other)]);
+    let endpoint = env.running.endpoint();
+    env.running.emulator.clear_requests();
+    let plan = run(
+        dir.path(),
+        &[],
+        &[
+            "plan",
+            "m",
+            "--product",
+            "a1EdgeLamps",
+            "--out",
+            "plan.json",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    assert!(text(&plan.stdout).contains("+ lamp-01"));
+    assert!(
+        !text(&plan.stdout).contains("a1EdgeOther"),
+        "{}",
+        text(&plan.stdout)
+    );
+    assert!(
+        env.running
+            .emulator
+            .requests()
+            .iter()
+            .all(|r| r.product_key.as_deref() != Some("a1EdgeOther")),
+        "the other product is not read"
+    );
+    let unknown = run(
+        dir.path(),
+        &[],
+        &["plan", "m", "--product", "a1Nope", "--endpoint", &endpoint],
+    )
+    .await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown.stderr).contains("--product a1Nope: no manifest declares this product (they declare a1EdgeLamps, a1EdgeOther)"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    // show renders the saved plan offline: no endpoint at all.
+    let requests = env.running.emulator.requests().len();
+    let shown = run(dir.path(), &[], &["show", "plan.json"]).await;
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    assert_eq!(
+        text(&shown.stdout),
+        text(&plan.stdout),
+        "show prints what plan printed"
+    );
+    let shown = run(
+        dir.path(),
+        &[],
+        &["show", "plan.json", "--format", "markdown"],
+    )
+    .await;
+    assert!(text(&shown.stdout).starts_with("### iotplan: 1 to register"));
+    assert_eq!(
+        env.running.emulator.requests().len(),
+        requests,
+        "show calls nothing"
+    );
+    let not_a_plan = run(dir.path(), &[], &["show", "m/lamps.yaml"]).await;
+    assert_eq!(not_a_plan.status.code(), Some(1));
+    assert!(text(&not_a_plan.stderr).contains("is not an iotplan plan file"));
+    // The saved selection applies as it was planned.
+    let applied = run(
+        dir.path(),
+        &[],
+        &["apply", "--plan", "plan.json", "--endpoint", &endpoint],
+    )
+    .await;
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stderr));
+    // devices and secrets: one JSON document each.
+    let devices = run(
+        dir.path(),
+        &[],
+        &[
+            "devices",
+            "--product",
+            "a1EdgeLamps",
+            "--format",
+            "json",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    let document: serde_json::Value = serde_json::from_slice(&devices.stdout).expect("json");
+    assert_eq!(document["format_version"], 1);
+    assert_eq!(document["devices"][0]["name"], "lamp-01");
+    assert_eq!(document["devices"][0]["status"], "UNACTIVE");
+    let secrets = run(
+        dir.path(),
+        &[],
+        &[
+            "secrets",
+            "--product",
+            "a1EdgeLamps",
+            "--devices",
+            "lamp-01,lamp-99",
+            "--out",
+            "s.json",
+            "--format",
+            "json",
+            "--endpoint",
+            &endpoint,
+        ],
+    )
+    .await;
+    assert_eq!(secrets.status.code(), Some(1), "lamp-99 does not exist");
+    let document: serde_json::Value = serde_json::from_slice(&secrets.stdout).expect("json");
+    assert_eq!(document["written"], 1);
+    assert_eq!(document["missing"], serde_json::json!(["lamp-99"]));
+}

@@ -631,6 +631,76 @@ async fn state_persists_and_a_corrupt_file_is_an_error() {
     );
 }
 
+/// A hand-edited state file: a product with no devices entry loads (and is served) as a product
+/// without devices; inconsistent ones are refused with where the problem is, and kept.
+#[tokio::test]
+async fn hand_edited_state_files_load_or_are_refused_never_panic() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state.json");
+    let saved = {
+        let env = TestEnv::start(Config {
+            qps_scale: 0.0,
+            state_file: Some(state.clone()),
+            ..Config::default()
+        })
+        .await
+        .with_products(&["a1Product01"]);
+        register(&env.client(), "a1Product01", &names("kept-", 2)).await;
+        env.running.stop().await.expect("saved");
+        let text = std::fs::read_to_string(&state).expect("state");
+        serde_json::from_str::<serde_json::Value>(&text).expect("json")
+    };
+    let start = |document: &serde_json::Value| {
+        std::fs::write(&state, serde_json::to_vec(document).expect("json")).expect("write");
+        Emulator::new(Config {
+            qps_scale: 0.0,
+            state_file: Some(state.clone()),
+            ..Config::default()
+        })
+    };
+    let mut no_devices = saved.clone();
+    no_devices["devices"] = serde_json::json!({});
+    let emulator = start(&no_devices).expect("a product without a devices entry loads");
+    let running = iotplan::emulator::serve(emulator).await.expect("serves");
+    let env = TestEnv { running };
+    let devices = list_devices(&env.client(), "a1Product01", |_, _| {})
+        .await
+        .expect("QueryDevice answers for it");
+    assert!(devices.is_empty());
+    env.running.stop().await.expect("stops");
+
+    let mut orphan = saved.clone();
+    orphan["devices"]["a1Ghost"] = saved["devices"]["a1Product01"].clone();
+    let mut renamed = saved.clone();
+    let by_name = renamed["devices"]["a1Product01"]["by_name"]
+        .as_object_mut()
+        .expect("by_name");
+    let (name, device) = by_name
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("one");
+    by_name.remove(&name);
+    by_name.insert("other-name".to_owned(), device);
+    let mut seq = saved.clone();
+    seq["last_seq"] = serde_json::json!(0);
+    for (document, says) in [
+        (
+            orphan,
+            "devices are listed under product a1Ghost, which is not in products",
+        ),
+        (renamed, "the device listed as other-name is named"),
+        (seq, "which is repeated or above last_seq 0"),
+    ] {
+        let error = start(&document).err().expect("refused");
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(
+            error.to_string().contains("never emptied silently"),
+            "{error}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn sts_tokens_are_checked() {
     let env = TestEnv::start(Config {
