@@ -36,14 +36,20 @@ fn hint_of(error: &anyhow::Error) -> Option<&'static str> {
         .find_map(|cause| cause.downcast_ref::<platform::Error>()?.hint())
 }
 
-#[allow(clippy::print_stderr)]
-fn report(error: &anyhow::Error) {
+/// Prints the error chain once on stderr, and, for a command asked for JSON, as the error
+/// document on stdout too, so stdout is always one document.
+#[allow(clippy::print_stderr, clippy::print_stdout)]
+fn report(error: &anyhow::Error, json: bool) {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {
         eprintln!("Caused by: {cause}");
     }
-    if let Some(hint) = hint_of(error) {
+    let hint = hint_of(error);
+    if let Some(hint) = hint {
         eprintln!("hint: {hint}");
+    }
+    if json {
+        print!("{}", cli::error_document(error, hint));
     }
 }
 
@@ -53,20 +59,21 @@ fn main() -> ExitCode {
         cli.global.verbose,
         cli.global.color_choice().enabled_on_stderr(),
     );
+    let json = cli.command.wants_json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            report(&error.into());
+            report(&error.into(), json);
             return ExitStatus::Failure.into();
         }
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(status) => status.into(),
         Err(error) => {
-            report(&error);
+            report(&error, json);
             ExitStatus::Failure.into()
         }
     }

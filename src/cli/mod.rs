@@ -95,6 +95,43 @@ pub enum Command {
     Man(docs::ManArgs),
 }
 
+impl Command {
+    /// Whether the command was asked for JSON, so that stdout carries one document, an error too.
+    #[must_use]
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Plan(args) => args.format == plan::PlanFormat::Json,
+            Command::Show(args) => args.format == plan::PlanFormat::Json,
+            Command::Apply(args) => args.format == apply::ReportFormat::Json,
+            Command::Devices(args) => args.format == apply::ReportFormat::Json,
+            Command::Secrets(args) => args.format == apply::ReportFormat::Json,
+            Command::Export(args) => args.format == export::ExportFormat::Json,
+            Command::Validate(args) => args.format == validate::ValidateFormat::Json,
+            Command::Emulator(_) | Command::Demo(_) | Command::Completions(_) | Command::Man(_) => {
+                false
+            }
+        }
+    }
+}
+
+/// The error document's version (`format_version`).
+pub const ERROR_FORMAT_VERSION: u32 = 1;
+
+/// The JSON document a command asked for JSON prints on stdout when it fails:
+/// `{format_version, error: {message, causes[], hint}}`, the same text stderr shows.
+#[must_use]
+pub fn error_document(error: &anyhow::Error, hint: Option<&str>) -> String {
+    let document = serde_json::json!({
+        "format_version": ERROR_FORMAT_VERSION,
+        "error": {
+            "message": error.to_string(),
+            "causes": error.chain().skip(1).map(ToString::to_string).collect::<Vec<_>>(),
+            "hint": hint,
+        }
+    });
+    format!("{document:#}\n")
+}
+
 impl GlobalArgs {
     /// Builds a client from flags, environment or profile.
     ///

@@ -686,3 +686,67 @@ async fn product_selection_show_and_json_on_every_reading_command() {
     assert_eq!(document["written"], 1);
     assert_eq!(document["missing"], serde_json::json!(["lamp-99"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_command_asked_for_json_prints_one_error_document() {
+    let dir = repo(&[("m.yaml", LAMP)]);
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    for args in [
+        vec!["plan", "m.yaml", "--format", "json"],
+        vec!["apply", "m.yaml", "--auto-approve", "--format", "json"],
+        vec!["devices", "--product", "a1EdgeLamps", "--format", "json"],
+        vec![
+            "secrets",
+            "--product",
+            "a1EdgeLamps",
+            "--all",
+            "--out",
+            "s.json",
+            "--format",
+            "json",
+        ],
+        vec![
+            "export",
+            "--product",
+            "a1EdgeLamps",
+            "--out",
+            "exported/",
+            "--format",
+            "json",
+        ],
+    ] {
+        let output = run(dir.path(), &[("IOTPLAN_ENDPOINT", &endpoint)], &args).await;
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let document: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "{args:?}: stdout is not one JSON document ({e}): {}",
+                    text(&output.stdout)
+                )
+            });
+        assert_eq!(document["format_version"], 1, "{args:?}");
+        let error = &document["error"];
+        let said = format!("{} {}", error["message"], error["causes"]);
+        assert!(said.contains("connection refused"), "{args:?}: {document}");
+        // The hint is the document's own, or per product inside the message.
+        let hinted = format!("{said} {}", error["hint"]);
+        assert!(
+            hinted.contains("is the emulator running"),
+            "{args:?}: {document}"
+        );
+        assert_no_query(&output);
+    }
+    // Offline commands too: a saved plan that is not there.
+    let output = run(
+        dir.path(),
+        &[],
+        &["show", "missing.json", "--format", "json"],
+    )
+    .await;
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot read the plan missing.json"))
+    );
+}
