@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 
 use super::apply::{ReportFormat, execute};
@@ -24,8 +25,8 @@ use crate::secret::Secret;
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  iotplan demo examples/")]
 pub struct DemoArgs {
-    /// Manifest files or folders.
-    #[arg(default_value = "examples")]
+    /// Manifest files or folders (default: `examples/` here, else the bundled examples, written
+    /// to `.iotplan/demo-manifests/` so the demo runs outside a clone too).
     pub paths: Vec<PathBuf>,
     /// Where the embedded emulator keeps its state between runs.
     #[arg(long, default_value = ".iotplan/demo-emulator.json")]
@@ -33,6 +34,38 @@ pub struct DemoArgs {
     /// Where the registered devices' secrets go.
     #[arg(long, default_value = ".iotplan/demo-secrets.json")]
     pub secrets_out: PathBuf,
+}
+
+/// The example manifests the binary carries, for a demo run outside a clone.
+const BUNDLED_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "lights.yaml",
+        include_str!("../../examples/products/lights.yaml"),
+    ),
+    (
+        "meters.yaml",
+        include_str!("../../examples/products/meters.yaml"),
+    ),
+];
+
+/// `examples/` when the working folder has it (a clone), else the bundled examples written to
+/// `.iotplan/demo-manifests/`.
+fn default_manifests(printer: &Printer) -> anyhow::Result<PathBuf> {
+    let here = PathBuf::from("examples");
+    if here.is_dir() {
+        return Ok(here);
+    }
+    let dir = PathBuf::from(".iotplan/demo-manifests");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, text) in BUNDLED_EXAMPLES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    printer.status(&format!(
+        "no examples/ here: the bundled example manifests are in {}",
+        dir.display()
+    ));
+    Ok(dir)
 }
 
 /// Runs plan → apply → plan against an embedded emulator seeded with the manifests' products.
@@ -44,7 +77,12 @@ pub(super) async fn run(
     _global: &super::GlobalArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let loaded = manifest::load(&args.paths)?;
+    let paths = if args.paths.is_empty() {
+        vec![default_manifests(printer)?]
+    } else {
+        args.paths.clone()
+    };
+    let loaded = manifest::load(&paths)?;
     super::ensure_parent(&args.state)?;
     let emulator = Emulator::new(Config {
         state_file: Some(args.state.clone()),

@@ -750,3 +750,21 @@ async fn a_failing_command_asked_for_json_prints_one_error_document() {
             .is_some_and(|m| m.contains("cannot read the plan missing.json"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_outside_a_clone() {
+    let dir = tempfile::tempdir().expect("an empty folder, no examples/ in it");
+    let output = run(dir.path(), &[], &["demo"]).await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the bundled example manifests are in .iotplan/demo-manifests"),
+        "{stderr}"
+    );
+    assert!(text(&output.stdout).ends_with("No changes. The platform matches the manifests.\n"));
+    assert!(
+        dir.path()
+            .join(".iotplan/demo-manifests/lights.yaml")
+            .is_file()
+    );
+}

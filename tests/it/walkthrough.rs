@@ -48,24 +48,13 @@ async fn the_readme_walkthrough_prints_what_it_shows() {
     let blocks = blocks(&readme);
     assert!(blocks.len() >= 5, "{} blocks", blocks.len());
 
-    let env = TestEnv::fast()
-        .await
-        .with_products(&["a1MeterFleet", "a1OfficeLite"]);
-    env.running.emulator.with_store(|store| {
-        store.create_device(
-            "a1OfficeLite",
-            "lobby-light-01",
-            Some("Lobby_1".into()),
-            now_ms(),
-        );
-        let device = store
-            .devices
-            .get_mut("a1OfficeLite")
-            .and_then(|d| d.by_name.get_mut("lobby-light-01"))
-            .expect("device");
-        device.tags.insert("site".into(), "hq".into());
-        device.tags.insert("floor".into(), "1".into());
-    });
+    // The emulator starts from the seed the README gives for rehearsing the walkthrough.
+    let env = TestEnv::fast().await;
+    let seed = iotplan::emulator::seed::Seed::load(&root.join("examples/emulator-seed.json"))
+        .expect("the walkthrough's seed loads");
+    env.running
+        .emulator
+        .with_store(|store| seed.apply(store, now_ms()));
     let repo = tempfile::tempdir().expect("tmp");
     copy_dir(&root.join("examples"), repo.path());
 
