@@ -105,6 +105,23 @@ fn update_fields(update: &Update) -> Vec<String> {
     fields
 }
 
+/// What kinds of change an update makes (not their values), so numbered devices whose nicknames
+/// all change fall into one run.
+fn change_shape(update: &Update) -> String {
+    let mut shape = String::new();
+    if update.nickname.is_some() {
+        shape.push_str("nickname;");
+    }
+    if let Some(enabled) = &update.enabled {
+        let _ = write!(shape, "enabled {}→{};", enabled.from, enabled.to);
+    }
+    if let Some(tags) = &update.tags {
+        let keys: Vec<&str> = tags.set.keys().map(String::as_str).collect();
+        let _ = write!(shape, "tags {}/{};", keys.join(","), tags.remove.join(","));
+    }
+    shape
+}
+
 fn run_label(first: &str, last: &str, count: usize) -> String {
     if count == 1 {
         sanitize(first).into_owned()
@@ -191,21 +208,27 @@ pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, Str
         }
         lines.push((Kind::Add, text));
     }
-    for run in runs(
-        &product.update,
-        |u| &u.name,
-        |u| update_fields(u).join("|"),
-        full,
-    ) {
+    // Changes of the same kinds to a numbered run compress like registrations, with the first
+    // device's changes as a sample; identical changes (enable all) need no sample.
+    for run in runs(&product.update, |u| &u.name, change_shape, full) {
         let first = run.items[0];
         let last = run.items[run.items.len() - 1];
-        lines.push((
-            Kind::Change,
-            format!(
-                "  ~ {}",
-                run_label(&first.name, &last.name, run.items.len())
-            ),
-        ));
+        let same = run
+            .items
+            .iter()
+            .all(|u| update_fields(u) == update_fields(first));
+        let mut header = format!(
+            "  ~ {}",
+            run_label(&first.name, &last.name, run.items.len())
+        );
+        if !same {
+            let _ = write!(
+                header,
+                "  e.g. {} (--full lists each)",
+                sanitize(&first.name)
+            );
+        }
+        lines.push((Kind::Change, header));
         for field in update_fields(first) {
             lines.push((Kind::Field, format!("      {field}")));
         }
@@ -287,4 +310,54 @@ pub fn text(plan: &Plan, full: bool, color: bool) -> String {
         out.push_str("No changes. The platform matches the manifests.\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Change, Update};
+
+    fn renames(count: usize) -> ProductPlan {
+        ProductPlan {
+            product_key: "a1Meters".to_owned(),
+            region: None,
+            instance: None,
+            prune: false,
+            live_devices: count,
+            read_by_name: false,
+            live_fingerprint: String::new(),
+            register: Vec::new(),
+            update: (1..=count)
+                .map(|n| Update {
+                    name: format!("meter-{n:04}"),
+                    iot_id: String::new(),
+                    nickname: Some(Change {
+                        from: Some(format!("Old_{n}")),
+                        to: Some(format!("Meter_{n}")),
+                    }),
+                    enabled: None,
+                    tags: None,
+                })
+                .collect(),
+            delete: Vec::new(),
+            protected: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn numbered_changes_compress_with_a_sample_unless_full() {
+        let lines = product_lines(&renames(3_000), false);
+        let texts: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "product a1Meters (default region), 3000 device(s) on the platform",
+                "  ~ meter-0001 … meter-3000  (3000 devices)  e.g. meter-0001 (--full lists each)",
+                "      nickname: \"Old_1\" → \"Meter_1\"   ([-Old-]{+Meter+}_1)",
+                "  a1Meters: 0 to register, 3000 to change, 0 to delete",
+            ]
+        );
+        let full = product_lines(&renames(3_000), true);
+        assert_eq!(full.len(), 2 + 2 * 3_000, "--full lists each change");
+    }
 }
