@@ -42,6 +42,51 @@ pub(super) fn completions(args: &CompletionsArgs, printer: &Printer) -> ExitStat
     ExitStatus::Success
 }
 
+/// ENVIRONMENT, EXIT STATUS and FILES, which clap does not generate, in roff.
+fn extra_sections() -> String {
+    let mut roff = String::from(".SH ENVIRONMENT\n");
+    for (name, meaning) in super::ENVIRONMENT {
+        roff.push_str(&format!(".TP\n\\fB{name}\\fR\n{meaning}\n"));
+    }
+    roff.push_str(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in [
+        ("0", "success; with --detailed-exitcode, no changes"),
+        (
+            "1",
+            "error: invalid manifests, refused apply, stale plan, any failed change",
+        ),
+        (
+            "2",
+            "plan --detailed-exitcode: there are changes; or a command line that is refused",
+        ),
+        ("130", "apply stopped at once by a second Ctrl-C"),
+    ] {
+        roff.push_str(&format!(".TP\n\\fB{code}\\fR\n{meaning}\n"));
+    }
+    roff.push_str(".SH FILES\n");
+    for (path, meaning) in [
+        (
+            "~/.aliyun/config.json",
+            "aliyun CLI profiles (modes AK and StsToken)",
+        ),
+        (
+            ".iotplan/journal/PRODUCTKEY.json",
+            "open registrations, resumed by the next apply (--journal-dir)",
+        ),
+        (
+            "plan.json",
+            "a saved plan (plan --out), applied with apply --plan and shown with show",
+        ),
+        (
+            "secrets.json",
+            "DeviceSecrets (--secrets-out, iotplan secrets), mode 0600",
+        ),
+    ] {
+        roff.push_str(&format!(".TP\n\\fB{path}\\fR\n{meaning}\n"));
+    }
+    roff
+}
+
 /// Prints the man page, or writes every page into a folder.
 ///
 /// # Errors
@@ -60,6 +105,8 @@ pub(super) fn man(args: &ManArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     clap_mangen::Man::new(command)
         .render(&mut page)
         .context("cannot render the man page")?;
-    printer.out(&String::from_utf8_lossy(&page));
+    let mut page = String::from_utf8_lossy(&page).into_owned();
+    page.push_str(&extra_sections());
+    printer.out(&page);
     Ok(ExitStatus::Success)
 }

@@ -22,9 +22,57 @@ use crate::output::{ColorChoice, Printer};
 use crate::platform::credentials::{self, ENV_ENDPOINT, ENV_MAX_ATTEMPTS};
 use crate::platform::{Client, ClientConfig};
 
+/// The environment, as `iotplan --help` and the man page's ENVIRONMENT section list it.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        credentials::ENV_ACCESS_KEY_ID,
+        "AccessKey ID (with the secret: the first credentials tried)",
+    ),
+    (
+        credentials::ENV_ACCESS_KEY_SECRET,
+        "AccessKey secret; never printed",
+    ),
+    (
+        credentials::ENV_SECURITY_TOKEN,
+        "STS security token for temporary credentials; never printed",
+    ),
+    (
+        credentials::ENV_PROFILE,
+        "aliyun CLI profile in ~/.aliyun/config.json (as --profile)",
+    ),
+    (
+        credentials::ENV_REGION,
+        "region, e.g. cn-shanghai (as --region)",
+    ),
+    (
+        ENV_ENDPOINT,
+        "API endpoint override, e.g. http://127.0.0.1:8080 (as --endpoint)",
+    ),
+    (
+        ENV_MAX_ATTEMPTS,
+        "most tries of one call (as --max-attempts)",
+    ),
+    ("NO_COLOR", "set and non-empty: no color (as --color never)"),
+    (
+        "RUST_LOG",
+        "log filter, overriding -v/-vv (e.g. iotplan=debug)",
+    ),
+];
+
+const ENVIRONMENT_HELP: &str = "Environment:
+  ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET   AccessKey pair
+  ALIBABA_CLOUD_SECURITY_TOKEN   STS token (temporary credentials)
+  ALIBABA_CLOUD_PROFILE          aliyun CLI profile (as --profile)
+  ALIBABA_CLOUD_REGION_ID        region (as --region)
+  IOTPLAN_ENDPOINT               endpoint override (as --endpoint)
+  IOTPLAN_MAX_ATTEMPTS           most tries of one call (as --max-attempts)
+  NO_COLOR, RUST_LOG             no color; log filter
+
+Exit status: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes (--detailed-exitcode) or a refused command line, 130 apply stopped at once by a second Ctrl-C.";
+
 /// Declarative provisioning of Alibaba Cloud IoT Platform devices.
 #[derive(Debug, Parser)]
-#[command(name = "iotplan", version, about, propagate_version = true)]
+#[command(name = "iotplan", version, about, propagate_version = true, after_long_help = ENVIRONMENT_HELP)]
 pub struct Cli {
     /// Options every command shares.
     #[command(flatten)]
@@ -34,8 +82,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command shares.
+/// Options every command shares: how to reach and sign in to the platform, and how to print.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Client options (every command)")]
 pub struct GlobalArgs {
     /// Region, e.g. cn-shanghai (else ALIBABA_CLOUD_REGION_ID, the manifest, or the profile).
     #[arg(long, global = true, env = credentials::ENV_REGION, value_parser = parse_region)]

@@ -92,3 +92,44 @@ fn man_pages_cover_every_command() {
         assert!(page.contains(&format!(".TH iotplan-{command} 1")), "{page}");
     }
 }
+
+#[test]
+fn help_puts_a_commands_own_options_first_and_the_man_page_has_environment_exit_status_files() {
+    for command in commands() {
+        let (_, help) = run(&[&command, "--help"]);
+        let client = help
+            .find("Client options (every command):")
+            .unwrap_or_else(|| panic!("`{command} --help` has no client heading:\n{help}"));
+        let own = help.find("Options:").unwrap_or(client);
+        assert!(
+            own <= client,
+            "`{command} --help`: its own options come first:\n{help}"
+        );
+        assert!(
+            !help[..client].contains("--endpoint"),
+            "`{command} --help`: client flags only under their heading:\n{help}"
+        );
+    }
+    let (_, help) = run(&["--help"]);
+    for name in [
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        "IOTPLAN_ENDPOINT",
+        "Exit status",
+    ] {
+        assert!(
+            help.contains(name),
+            "`iotplan --help` names {name}:\n{help}"
+        );
+    }
+    let (_, page) = run(&["man"]);
+    for section in [
+        ".SH ENVIRONMENT",
+        ".SH \"EXIT STATUS\"",
+        ".SH FILES",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "~/.aliyun/config.json",
+    ] {
+        assert!(page.contains(section), "the man page lacks {section}");
+    }
+}
