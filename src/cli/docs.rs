@@ -1,6 +1,7 @@
 //! `iotplan completions SHELL` and `iotplan man`: generated from the command-line definition, so
 //! they never drift from it.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -44,12 +45,7 @@ pub(super) fn completions(args: &CompletionsArgs, printer: &Printer) -> ExitStat
 
 /// ENVIRONMENT, EXIT STATUS and FILES, which clap does not generate, in roff.
 fn extra_sections() -> String {
-    let mut roff = String::from(".SH ENVIRONMENT\n");
-    for (name, meaning) in super::ENVIRONMENT {
-        roff.push_str(&format!(".TP\n\\fB{name}\\fR\n{meaning}\n"));
-    }
-    roff.push_str(".SH \"EXIT STATUS\"\n");
-    for (code, meaning) in [
+    let exit_status = [
         ("0", "success; with --detailed-exitcode, no changes"),
         (
             "1",
@@ -60,11 +56,8 @@ fn extra_sections() -> String {
             "plan --detailed-exitcode: there are changes; or a command line that is refused",
         ),
         ("130", "apply stopped at once by a second Ctrl-C"),
-    ] {
-        roff.push_str(&format!(".TP\n\\fB{code}\\fR\n{meaning}\n"));
-    }
-    roff.push_str(".SH FILES\n");
-    for (path, meaning) in [
+    ];
+    let files = [
         (
             "~/.aliyun/config.json",
             "aliyun CLI profiles (modes AK and StsToken)",
@@ -81,8 +74,17 @@ fn extra_sections() -> String {
             "secrets.json",
             "DeviceSecrets (--secrets-out, iotplan secrets), mode 0600",
         ),
+    ];
+    let mut roff = String::new();
+    for (heading, items) in [
+        ("ENVIRONMENT", super::ENVIRONMENT),
+        ("\"EXIT STATUS\"", &exit_status[..]),
+        ("FILES", &files[..]),
     ] {
-        roff.push_str(&format!(".TP\n\\fB{path}\\fR\n{meaning}\n"));
+        let _ = writeln!(roff, ".SH {heading}");
+        for (term, meaning) in items {
+            let _ = writeln!(roff, ".TP\n\\fB{term}\\fR\n{meaning}");
+        }
     }
     roff
 }
