@@ -19,4 +19,5 @@ pub mod plan;
 pub mod platform;
 pub mod render;
 pub mod secret;
+pub mod sync;
 pub mod wire;

@@ -76,11 +76,7 @@ impl Journal {
     /// Applications left open by earlier runs.
     #[must_use]
     pub fn open_applications(&self) -> Vec<OpenApplication> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .open
-            .clone()
+        crate::sync::lock(&self.state).open.clone()
     }
 
     /// Records an application (new or in a new phase).
@@ -88,10 +84,7 @@ impl Journal {
     /// # Errors
     /// `Error::Journal` when it cannot be written.
     pub fn record(&self, application: &OpenApplication) -> Result<(), Error> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = crate::sync::lock(&self.state);
         state.open.retain(|a| a.apply_id != application.apply_id);
         state.open.push(application.clone());
         self.write(&state)
@@ -102,10 +95,7 @@ impl Journal {
     /// # Errors
     /// `Error::Journal` when it cannot be written.
     pub fn forget(&self, apply_id: i64) -> Result<(), Error> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = crate::sync::lock(&self.state);
         state.open.retain(|a| a.apply_id != apply_id);
         self.write(&state)
     }

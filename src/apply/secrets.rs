@@ -72,10 +72,7 @@ impl SecretsFile {
     /// # Errors
     /// `Error::Secrets` when the file cannot be written.
     pub fn merge(&self, new: impl IntoIterator<Item = SecretEntry>) -> Result<usize, Error> {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = crate::sync::lock(&self.entries);
         let mut count = 0;
         for entry in new {
             entries.insert(
@@ -104,11 +101,6 @@ impl SecretsFile {
     /// Every entry.
     #[must_use]
     pub fn entries(&self) -> Vec<SecretEntry> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        crate::sync::lock(&self.entries).values().cloned().collect()
     }
 }

@@ -13,11 +13,12 @@ pub mod store;
 mod throttle;
 mod xml;
 
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -240,10 +241,6 @@ pub struct Emulator {
     dirty: watch::Sender<u64>,
     /// The injected failure probability (`f64` bits), changeable while serving.
     fail_rate: AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn now_ms() -> i64 {

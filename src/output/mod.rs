@@ -76,12 +76,25 @@ impl Printer {
         }
     }
 
+    /// A printer into memory, not a terminal, for tests: what it printed is read from the
+    /// returned [`Captured`].
+    #[must_use]
+    pub fn capture() -> (Self, Captured) {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let printer = Self {
+            out: out.clone(),
+            err: err.clone(),
+            color: false,
+            quiet: false,
+            interactive: false,
+        };
+        (printer, Captured { out, err })
+    }
+
     /// Writes product output (stdout). A closed pipe is ignored.
     pub fn out(&self, text: &str) {
-        let mut out = self
-            .out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = crate::sync::lock(&self.out);
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
@@ -94,11 +107,28 @@ impl Printer {
 
     /// Writes a line to stderr whatever the verbosity (warnings, errors).
     pub fn err_line(&self, line: &str) {
-        let mut err = self
-            .err
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut err = crate::sync::lock(&self.err);
         let _ = writeln!(err, "{line}");
+    }
+}
+
+/// What a [`Printer::capture`] printer printed.
+pub struct Captured {
+    out: Arc<Mutex<Vec<u8>>>,
+    err: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Captured {
+    /// stdout so far.
+    #[must_use]
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&crate::sync::lock(&self.out)).into_owned()
+    }
+
+    /// stderr so far.
+    #[must_use]
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&crate::sync::lock(&self.err)).into_owned()
     }
 }
 

@@ -63,10 +63,7 @@ impl RateLimiter {
 
     fn with_lane<R>(&self, action: Action, deep: bool, f: impl FnOnce(&mut Lane) -> R) -> R {
         let rate = self.rate(action, deep);
-        let mut lanes = self
-            .lanes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lanes = crate::sync::lock(&self.lanes);
         let lane = lanes.entry((action, deep)).or_insert_with(|| {
             let base = if rate > 0.0 {
                 Duration::from_secs_f64(1.0 / rate)

@@ -169,19 +169,11 @@ impl Client {
     /// What was sent so far.
     #[must_use]
     pub fn stats(&self) -> CallStats {
-        self.inner
-            .stats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        crate::sync::lock(&self.inner.stats).clone()
     }
 
     fn count(&self, f: impl FnOnce(&mut CallStats)) {
-        f(&mut self
-            .inner
-            .stats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner));
+        f(&mut crate::sync::lock(&self.inner.stats));
     }
 
     /// Sends one operation, retrying what is safe to retry.
