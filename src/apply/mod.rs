@@ -110,6 +110,16 @@ pub struct ProductReport {
     pub interrupted: bool,
 }
 
+/// What one change to an existing device did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Enabled,
+    Disabled,
+    Tagged,
+    /// Not started: a stop came first.
+    NotStarted,
+}
+
 /// The apply report's format version (JSON `format_version`).
 pub const REPORT_FORMAT_VERSION: u32 = 1;
 
@@ -269,9 +279,11 @@ impl Run<'_> {
             report.interrupted = true;
             return Ok(report);
         }
-        self.updates(client, plan, &mut report).await;
-        self.deletions(client, plan, &mut report).await;
-        report.interrupted = self.stopped();
+        // A stop is honoured between calls: what was not started is counted, and only then is the
+        // product reported as interrupted.
+        let left = self.updates(client, plan, &mut report).await
+            + self.deletions(client, plan, &mut report).await;
+        report.interrupted = left > 0;
         Ok(report)
     }
 
@@ -593,7 +605,13 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn updates(&self, client: &Client, plan: &ProductPlan, report: &mut ProductReport) {
+    /// Renames, enables, disables and tags; returns how many changes a stop left undone.
+    async fn updates(
+        &self,
+        client: &Client,
+        plan: &ProductPlan,
+        report: &mut ProductReport,
+    ) -> usize {
         let key = &plan.product_key;
         let renames: Vec<NicknameUpdate> = plan
             .update
@@ -605,7 +623,12 @@ impl Run<'_> {
                 })
             })
             .collect();
+        let mut left = 0;
         for batch in renames.chunks(crate::wire::MAX_NICKNAME_UPDATES) {
+            if self.stopped() {
+                left += batch.len();
+                continue;
+            }
             (self.progress)(key, "renaming", report.renamed, renames.len());
             match client
                 .call(&BatchUpdateDeviceNickname {
@@ -625,10 +648,14 @@ impl Run<'_> {
                 }
             }
         }
-        let results: Vec<Vec<Result<&'static str, Failure>>> = futures::stream::iter(&plan.update)
+        let results: Vec<Vec<Result<Change, Failure>>> = futures::stream::iter(&plan.update)
             .map(|update| async move {
                 let device = DeviceRef::name(key, &update.name);
                 let mut done = Vec::new();
+                if self.stopped() && (update.enabled.is_some() || update.tags.is_some()) {
+                    done.push(Ok(Change::NotStarted));
+                    return done;
+                }
                 if let Some(change) = &update.enabled {
                     let result = if change.to {
                         client
@@ -636,14 +663,14 @@ impl Run<'_> {
                                 device: device.clone(),
                             })
                             .await
-                            .map(|_| "enabled")
+                            .map(|_| Change::Enabled)
                     } else {
                         client
                             .call(&DisableThing {
                                 device: device.clone(),
                             })
                             .await
-                            .map(|_| "disabled")
+                            .map(|_| Change::Disabled)
                     };
                     done.push(result.map_err(|e| {
                         failure(
@@ -654,7 +681,7 @@ impl Run<'_> {
                     }));
                 }
                 if let Some(tags) = &update.tags {
-                    let mut result = Ok("tagged");
+                    let mut result = Ok(Change::Tagged);
                     if !tags.set.is_empty() {
                         let props = serde_json::to_string(&tags.set).unwrap_or_default();
                         if let Err(e) = client
@@ -687,38 +714,53 @@ impl Run<'_> {
             .await;
         for result in results.into_iter().flatten() {
             match result {
-                Ok("enabled") => report.enabled += 1,
-                Ok("disabled") => report.disabled += 1,
-                Ok(_) => report.tagged += 1,
+                Ok(Change::Enabled) => report.enabled += 1,
+                Ok(Change::Disabled) => report.disabled += 1,
+                Ok(Change::Tagged) => report.tagged += 1,
+                Ok(Change::NotStarted) => left += 1,
                 Err(failure) => report.failures.push(failure),
             }
         }
+        left
     }
 
-    async fn deletions(&self, client: &Client, plan: &ProductPlan, report: &mut ProductReport) {
+    /// Deletes; returns how many deletions a stop left undone.
+    async fn deletions(
+        &self,
+        client: &Client,
+        plan: &ProductPlan,
+        report: &mut ProductReport,
+    ) -> usize {
         let key = &plan.product_key;
-        let results: Vec<Result<(), Failure>> = futures::stream::iter(&plan.delete)
+        // Ok(true): deleted (or already gone); Ok(false): not started, a stop came first.
+        let results: Vec<Result<bool, Failure>> = futures::stream::iter(&plan.delete)
             .map(|deletion| async move {
+                if self.stopped() {
+                    return Ok(false);
+                }
                 match client
                     .call(&DeleteDevice {
                         device: DeviceRef::name(key, &deletion.name),
                     })
                     .await
                 {
-                    Ok(_) => Ok(()),
-                    Err(error) if error.code() == Some(codes::DEVICE_NOT_EXISTED) => Ok(()),
+                    Ok(_) => Ok(true),
+                    Err(error) if error.code() == Some(codes::DEVICE_NOT_EXISTED) => Ok(true),
                     Err(error) => Err(failure(&deletion.name, "delete", &error)),
                 }
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
+        let mut left = 0;
         for result in results {
             match result {
-                Ok(()) => report.deleted += 1,
+                Ok(true) => report.deleted += 1,
+                Ok(false) => left += 1,
                 Err(failure) => report.failures.push(failure),
             }
         }
+        left
     }
 }
 
