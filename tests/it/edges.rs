@@ -6,7 +6,7 @@ use std::process::Output;
 
 use iotplan::emulator::{DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET};
 
-use crate::support::{TestEnv, repo, text};
+use crate::support::{TestEnv, closed_port, hang_up_server, repo, text};
 
 const TOKEN: &str = "EDGES-sts-token-5e4d3c2b1a";
 const LAMP: &str =
@@ -39,26 +39,6 @@ async fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     })
     .await
     .expect("joined")
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// A loopback server that accepts every connection and closes it without answering.
-async fn hang_up_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            drop(stream);
-        }
-    });
-    format!("http://{addr}")
 }
 
 /// Nothing a transport failure prints may carry the signed query: the token, the AccessKey ID as
@@ -528,13 +508,13 @@ async fn versions_missing_paths_and_repeated_files() {
 async fn symlinked_manifests_are_followed_and_broken_links_refused() {
     use std::os::unix::fs::symlink;
     let dir = repo(&[
-        ("shared/lamps.yaml", LAMP),
+        ("common/lamps.yaml", LAMP),
         (
             "m/other.yaml",
             "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1EdgeOther\ndevices:\n  - name: other-01\n",
         ),
     ]);
-    symlink("../shared/lamps.yaml", dir.path().join("m/lamps.yaml")).expect("link");
+    symlink("../common/lamps.yaml", dir.path().join("m/lamps.yaml")).expect("link");
     let output = run(dir.path(), &[], &["validate", "m"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(

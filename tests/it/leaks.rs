@@ -9,7 +9,7 @@ use std::process::Output;
 use iotplan::emulator::{AccessKey, Config};
 use iotplan::secret::Secret;
 
-use crate::support::{TestEnv, now_ms, repo, text};
+use crate::support::{TestEnv, closed_port, hang_up_server, now_ms, repo, text};
 
 const KEY_ID: &str = "LEAKSCAN-ID";
 const KEY_SECRET: &str = "LEAKSCAN-secret-9f8e7d6c5b4a";
@@ -245,22 +245,8 @@ async fn no_secret_reaches_output_logs_or_files() {
 /// The errors must say why, and carry no part of the signed query.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transport_failures_print_no_credential() {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        format!("http://{}", listener.local_addr().expect("addr"))
-    };
-    let hang_up = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                drop(stream);
-            }
-        });
-        format!("http://{addr}")
-    };
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let hang_up = hang_up_server().await;
     let dir = repo(&[("m/lights.yaml", LIGHTS)]);
     let mut transcript = String::new();
     let mut causes = 0;
