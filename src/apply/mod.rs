@@ -569,8 +569,13 @@ impl Run<'_> {
             .iter()
             .filter(|r| created.contains(r.name.as_str()) && (!r.enabled || !r.tags.is_empty()))
             .collect();
-        let results: Vec<Result<(bool, bool), Failure>> = futures::stream::iter(follow_ups)
+        // Ok(None): not started, a stop came first (the devices exist; a re-run plans their tags
+        // and `enabled: false` as changes).
+        let results: Vec<Result<Option<(bool, bool)>, Failure>> = futures::stream::iter(follow_ups)
             .map(|registration| async move {
+                if self.stopped() {
+                    return Ok(None);
+                }
                 let device = DeviceRef::name(key, &registration.name);
                 if !registration.tags.is_empty() {
                     let props = serde_json::to_string(&registration.tags).unwrap_or_default();
@@ -588,17 +593,18 @@ impl Run<'_> {
                         .await
                         .map_err(|e| failure(&registration.name, "disable", &e))?;
                 }
-                Ok((!registration.tags.is_empty(), !registration.enabled))
+                Ok(Some((!registration.tags.is_empty(), !registration.enabled)))
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
         for result in results {
             match result {
-                Ok((tagged, disabled)) => {
+                Ok(Some((tagged, disabled))) => {
                     report.tagged += usize::from(tagged);
                     report.disabled += usize::from(disabled);
                 }
+                Ok(None) => report.interrupted = true,
                 Err(failure) => report.failures.push(failure),
             }
         }

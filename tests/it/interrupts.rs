@@ -448,3 +448,45 @@ async fn secrets_of_existing_devices_are_fetched_into_the_file() {
     );
     assert_converged(&env, dir.path(), 20, "secrets --all").await;
 }
+
+/// Ctrl-C while a chunk's new devices are being tagged stops between calls, not after every
+/// tag: the report says interrupted, and a re-run plans and applies the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_tagging_stops_between_calls() {
+    let env = TestEnv::start(Config {
+        qps_scale: 0.0,
+        latency: Duration::from_millis(20),
+        apply_delay: Duration::from_millis(100),
+        ..Config::default()
+    })
+    .await
+    .with_products(&["a1KillFleet"]);
+    let dir = repo(&[("m/fleet.yaml", FLEET)]);
+    let child = spawn_apply(&env, dir.path());
+    wait_for(&env, "the tagging", |log| count(log, "SaveDeviceProp") > 0).await;
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupted.success());
+    let output = child.wait_with_output().expect("reaped");
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("(interrupted: run apply again to finish)"),
+        "{stdout}"
+    );
+    let tagged = count(&env.running.emulator.requests(), "SaveDeviceProp");
+    assert!(
+        tagged < 100,
+        "the stop came between calls: {tagged} of 100 tagged"
+    );
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &["apply", "m", "--auto-approve", "--secrets-out", "s.json"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_converged(&env, dir.path(), FLEET_SIZE, "ctrl-c during tagging").await;
+}
