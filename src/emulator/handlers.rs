@@ -251,7 +251,7 @@ fn batch_check_device_names(
             reasons.push("The device name is illegal.");
         }
         if let Some(nickname) = &device.nickname
-            && !wire::is_valid_nickname(nickname, 64)
+            && !wire::is_valid_nickname(nickname, wire::MAX_CHECK_NICKNAME_WEIGHT)
         {
             bad_nicknames.push(nickname.clone());
             reasons.push("The nick name is illegal.");
@@ -446,7 +446,7 @@ fn batch_register_device(
     request: &BatchRegisterDevice,
 ) -> Result<Answer, Reject> {
     product(store, ctx, &request.product_key)?;
-    if !(1..=10_000).contains(&request.count) {
+    if !(1..=wire::MAX_REGISTER_COUNT).contains(&request.count) {
         return Err(Reject::business(
             codes::DEVICE_COUNT_EXCEEDED,
             "Count must be between 1 and 10000.",
@@ -495,7 +495,7 @@ fn query_device(
     let size = page_size(request.page_size, 10, wire::MAX_PAGE_SIZE)?;
     let page = current_page(request.current_page)?;
     let offset = u64::from(page) * u64::from(size);
-    if offset >= 1_000_000 {
+    if offset >= wire::MAX_LIST_OFFSET {
         return Err(invalid_page(
             "CurrentPage × PageSize must stay below 1,000,000.",
         ));
@@ -820,7 +820,7 @@ fn batch_update_device_nickname(
     let mut resolved = Vec::new();
     for update in &request.updates {
         if let Some(nickname) = &update.nickname
-            && !wire::is_valid_nickname(nickname, 32)
+            && !wire::is_valid_nickname(nickname, wire::MAX_UPDATE_NICKNAME_WEIGHT)
         {
             return Err(Reject::business(
                 codes::CHECK_INVALID_PARAMETER,

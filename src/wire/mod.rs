@@ -147,6 +147,15 @@ pub const MAX_DETAIL_NAMES: usize = 100;
 /// Most devices one BatchGetDeviceState takes.
 pub const MAX_STATE_NAMES: usize = 50;
 
+/// Longest nickname BatchCheckDeviceNames takes, in weighted characters (CJK counts 2).
+pub const MAX_CHECK_NICKNAME_WEIGHT: usize = 64;
+
+/// Longest nickname BatchUpdateDeviceNickname takes, in weighted characters (CJK counts 2).
+pub const MAX_UPDATE_NICKNAME_WEIGHT: usize = 32;
+
+/// Most devices one BatchRegisterDevice creates.
+pub const MAX_REGISTER_COUNT: u32 = 10_000;
+
 /// Most entries iotplan puts in one BatchUpdateDeviceNickname.
 pub const MAX_NICKNAME_UPDATES: usize = 100;
 
