@@ -214,18 +214,6 @@ fn set_disabled(
     answer(&Empty {}, changed)
 }
 
-fn gmt(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string())
-        .unwrap_or_default()
-}
-
-fn utc(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
-}
-
 fn batch_check_device_names(
     store: &mut Store,
     ctx: &Context<'_>,
@@ -545,10 +533,10 @@ fn query_device(
                 device_status: device.status().to_owned(),
                 device_type: None,
                 device_id: device.iot_id.clone(),
-                gmt_create: gmt(device.created_ms),
-                gmt_modified: gmt(device.modified_ms),
-                utc_create: utc(device.created_ms),
-                utc_modified: utc(device.modified_ms),
+                gmt_create: wire::time::gmt(device.created_ms),
+                gmt_modified: wire::time::gmt(device.modified_ms),
+                utc_create: wire::time::utc(device.created_ms),
+                utc_modified: wire::time::utc(device.modified_ms),
             }
         })
         .collect();
@@ -733,8 +721,8 @@ fn batch_query_device_detail(
             node_type: product.node_type,
             firmware_version: String::new(),
             region: ctx.region.to_owned(),
-            gmt_create: gmt(device.created_ms),
-            utc_create: utc(device.created_ms),
+            gmt_create: wire::time::gmt(device.created_ms),
+            utc_create: wire::time::utc(device.created_ms),
             gmt_active: String::new(),
             utc_active: String::new(),
         })

@@ -111,12 +111,6 @@ impl fmt::Debug for Client {
     }
 }
 
-fn timestamp_now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
 fn form_encode(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
@@ -264,7 +258,10 @@ impl Client {
                 "SignatureNonce".into(),
                 uuid::Uuid::new_v4().simple().to_string(),
             ),
-            ("Timestamp".into(), timestamp_now()),
+            (
+                "Timestamp".into(),
+                crate::wire::time::request_timestamp_now(),
+            ),
         ];
         if let Some(region) = &config.region {
             query.push(("RegionId".into(), region.clone()));

@@ -10,6 +10,9 @@ pub mod envelope;
 pub mod ops;
 pub mod params;
 pub mod sign;
+pub mod time;
+
+pub use time::sql_time;
 
 use std::fmt;
 
@@ -126,14 +129,6 @@ pub const MAX_SQL_ROWS: u64 = 50;
 
 /// QueryDeviceBySQL reads no row past this offset of one WHERE (`n + k` at most this).
 pub const MAX_SQL_OFFSET: u64 = 10_000;
-
-/// Epoch milliseconds as a QueryDeviceBySQL date literal, `yyyy-MM-dd HH:mm:ss.SSS` (UTC).
-#[must_use]
-pub fn sql_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string())
-        .unwrap_or_default()
-}
 
 /// Most names one BatchCheckDeviceNames accepts; the platform drops the rest silently.
 pub const MAX_CHECK_NAMES: usize = 10_000;

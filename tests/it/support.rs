@@ -173,9 +173,7 @@ pub(crate) fn common(action: &str, timestamp: &str, nonce: &str) -> BTreeMap<Str
 
 /// The current time as a v1 Timestamp.
 pub(crate) fn now_stamp() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    iotplan::wire::time::request_timestamp_now()
 }
 
 /// POSTs a raw query (and form body) to the emulator: the status and the JSON answer.
