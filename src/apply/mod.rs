@@ -15,7 +15,7 @@ mod wait;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -130,6 +130,13 @@ pub struct Report {
     pub format_version: u32,
     /// Per product.
     pub products: Vec<ProductReport>,
+    /// Why apply stopped before the end by itself: the credentials stopped working. What was
+    /// open is in the journal; the next run resumes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Which credentials source signed the calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<crate::platform::credentials::SignedIn>,
 }
 
 impl Report {
@@ -154,6 +161,8 @@ struct Run<'a> {
     secrets: Option<Arc<SecretsFile>>,
     stop: &'a AtomicBool,
     progress: &'a ProgressFn,
+    /// Why the run stopped by itself (credentials that no longer work).
+    halted: Mutex<Option<String>>,
 }
 
 /// Carries out a plan.
@@ -177,6 +186,7 @@ pub async fn execute(
         secrets,
         stop,
         progress,
+        halted: Mutex::new(None),
     };
     let runs = plan.products.iter().map(|product| {
         let run = &run;
@@ -189,16 +199,11 @@ pub async fn execute(
     Ok(Report {
         format_version: REPORT_FORMAT_VERSION,
         products,
+        stopped: run.halted.into_inner().unwrap_or_else(PoisonError::into_inner),
+        signed_in: None,
     })
 }
 
-fn failure(device: impl Into<String>, step: &str, error: &PlatformError) -> Failure {
-    Failure {
-        device: device.into(),
-        step: step.to_owned(),
-        reason: error.to_string(),
-    }
-}
 
 fn chunk_label(names: &[String]) -> String {
     match (names.first(), names.last()) {
@@ -211,8 +216,22 @@ fn chunk_label(names: &[String]) -> String {
 }
 
 impl Run<'_> {
+    /// Whether to stop between calls: Ctrl-C, or credentials that stopped working.
     fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst) || crate::sync::lock(&self.halted).is_some()
+    }
+
+    /// A failure to report. Failing credentials also stop the run: nothing after could succeed,
+    /// and what is open stays in the journal for the next run.
+    fn failure(&self, device: impl Into<String>, step: &str, error: &PlatformError) -> Failure {
+        if error.is_credentials() {
+            crate::sync::lock(&self.halted).get_or_insert_with(|| error.to_string());
+        }
+        Failure {
+            device: device.into(),
+            step: step.to_owned(),
+            reason: error.to_string(),
+        }
     }
 
     async fn product(&self, client: &Client, plan: &ProductPlan) -> Result<ProductReport, Error> {
@@ -296,6 +315,17 @@ impl Run<'_> {
         report: &mut ProductReport,
     ) -> Result<(), Error> {
         let names: Vec<String> = chunk.iter().map(|r| r.name.clone()).collect();
+        // A registration is a flow of calls that should not outlive its credentials.
+        if let Err(error) = client
+            .ensure_credentials_for(self.options.wait.deadline)
+            .await
+        {
+            report
+                .failures
+                .push(self.failure(chunk_label(&names), "check names", &error));
+            report.interrupted = true;
+            return Ok(());
+        }
         (self.progress)(key, "checking names", 0, names.len());
         let request = BatchCheckDeviceNames {
             product_key: key.to_owned(),
@@ -356,7 +386,7 @@ impl Run<'_> {
             let names: Vec<String> = chunk.iter().map(|r| r.name.clone()).collect();
             report
                 .failures
-                .push(failure(chunk_label(&names), "check names", error));
+                .push(self.failure(chunk_label(&names), "check names", error));
             return Ok(());
         };
         let bad: BTreeSet<&str> = details
@@ -457,7 +487,7 @@ impl Run<'_> {
                             continue;
                         }
                         Err(error) => {
-                            report.failures.push(failure(label, "register", &error));
+                            report.failures.push(self.failure(label, "register", &error));
                             journal.forget(open.apply_id)?;
                             return Ok(());
                         }
@@ -585,13 +615,13 @@ impl Run<'_> {
                             props,
                         })
                         .await
-                        .map_err(|e| failure(&registration.name, "set tags", &e))?;
+                        .map_err(|e| self.failure(&registration.name, "set tags", &e))?;
                 }
                 if !registration.enabled {
                     client
                         .call(&DisableThing { device })
                         .await
-                        .map_err(|e| failure(&registration.name, "disable", &e))?;
+                        .map_err(|e| self.failure(&registration.name, "disable", &e))?;
                 }
                 Ok(Some((!registration.tags.is_empty(), !registration.enabled)))
             })
@@ -648,7 +678,7 @@ impl Run<'_> {
                         if let DeviceRef::Name { device_name, .. } = &update.device {
                             report
                                 .failures
-                                .push(failure(device_name, "change nickname", &error));
+                                .push(self.failure(device_name, "change nickname", &error));
                         }
                     }
                 }
@@ -679,7 +709,7 @@ impl Run<'_> {
                             .map(|_| Change::Disabled)
                     };
                     done.push(result.map_err(|e| {
-                        failure(
+                        self.failure(
                             &update.name,
                             if change.to { "enable" } else { "disable" },
                             &e,
@@ -697,7 +727,7 @@ impl Run<'_> {
                             })
                             .await
                         {
-                            result = Err(failure(&update.name, "set tags", &e));
+                            result = Err(self.failure(&update.name, "set tags", &e));
                         }
                     }
                     for key in &tags.remove {
@@ -708,7 +738,7 @@ impl Run<'_> {
                             })
                             .await
                         {
-                            result = Err(failure(&update.name, &format!("remove tag {key}"), &e));
+                            result = Err(self.failure(&update.name, &format!("remove tag {key}"), &e));
                         }
                     }
                     done.push(result);
@@ -752,7 +782,7 @@ impl Run<'_> {
                 {
                     Ok(_) => Ok(true),
                     Err(error) if error.code() == Some(codes::DEVICE_NOT_EXISTED) => Ok(true),
-                    Err(error) => Err(failure(&deletion.name, "delete", &error)),
+                    Err(error) => Err(self.failure(&deletion.name, "delete", &error)),
                 }
             })
             .buffer_unordered(IN_FLIGHT)

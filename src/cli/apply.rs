@@ -163,6 +163,13 @@ pub(crate) fn report_text(report: &Report, secrets_out: Option<&PathBuf>) -> Str
             );
         }
     }
+    if let Some(reason) = &report.stopped {
+        let _ = writeln!(
+            out,
+            "Apply stopped: the credentials stopped working ({}).\nNothing is lost: registrations in flight are in the journal. Fix the credentials, then run the same apply again to finish.",
+            crate::output::sanitize(reason)
+        );
+    }
     let written: usize = report.products.iter().map(|p| p.secrets_written).sum();
     if let Some(path) = secrets_out {
         let _ = writeln!(
@@ -230,8 +237,13 @@ pub(crate) async fn execute(
             devices: std::collections::BTreeMap::new(),
         })
     };
-    let report = apply::execute(plan, &product_clients, options, &stop, &report_progress).await?;
+    let mut report =
+        apply::execute(plan, &product_clients, options, &stop, &report_progress).await?;
     watcher.abort();
+    report.signed_in = plan
+        .products
+        .first()
+        .and_then(|product| product_clients(product).signed_in());
     match format {
         ReportFormat::Text => printer.out(&report_text(&report, options.secrets_out.as_ref())),
         ReportFormat::Json => printer.out(&report_json(&report)?),
@@ -285,6 +297,8 @@ pub(super) async fn run(
             ReportFormat::Json => printer.out(&report_json(&Report {
                 format_version: apply::REPORT_FORMAT_VERSION,
                 products: Vec::new(),
+                stopped: None,
+                signed_in: None,
             })?),
         }
         return Ok(ExitStatus::Success);

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::emulator::seed::{Seed, new_product};
+use crate::emulator::sts::{OidcIssuer, StsConfig};
 use crate::emulator::{
     self, AccessKey, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator,
 };
@@ -59,6 +60,23 @@ pub struct EmulatorArgs {
     /// connections are closed (headers) or answered 408 RequestTimeout (body).
     #[arg(long, default_value_t = emulator::DEFAULT_CLIENT_TIMEOUT.as_millis() as u64)]
     pub client_timeout_ms: u64,
+    /// A RAM role STS lets callers assume (repeatable; default iotplan-deployer): its ARN is
+    /// acs:ram::1234567890123456:role/NAME.
+    #[arg(long = "sts-role", value_name = "NAME", help_heading = "Sign-in services")]
+    pub sts_roles: Vec<String>,
+    /// Credentials STS, the metadata service and the credentials URI hand out live at most this
+    /// many seconds, whatever was asked (to rehearse refresh and expiry).
+    #[arg(long, value_name = "SECONDS", help_heading = "Sign-in services")]
+    pub sts_max_lifetime: Option<u64>,
+    /// The OIDC subjects the roles trust: exact, or a prefix ending in `*` (e.g. repo:org/fleet:*).
+    #[arg(long, default_value = "*", help_heading = "Sign-in services")]
+    pub oidc_subject: String,
+    /// The emulated ECS instance's RAM role (served by the metadata service under /latest/).
+    #[arg(long, default_value = "iotplan-ecs", help_heading = "Sign-in services")]
+    pub instance_role: String,
+    /// The metadata service refuses session tokens, as an instance without hardened mode does.
+    #[arg(long, help_heading = "Sign-in services")]
+    pub imdsv1_only: bool,
 }
 
 fn parse_served_region(value: &str) -> Result<String, String> {
@@ -84,12 +102,32 @@ fn keys(args: &EmulatorArgs) -> Vec<AccessKey> {
                 .ok()
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
+            expires_ms: None,
         }],
         _ => vec![AccessKey {
             id: DEMO_ACCESS_KEY_ID.to_owned(),
             secret: Secret::new(DEMO_ACCESS_KEY_SECRET),
             security_token: None,
+            expires_ms: None,
         }],
+    }
+}
+
+fn sts_config(args: &EmulatorArgs) -> StsConfig {
+    let defaults = StsConfig::default();
+    StsConfig {
+        roles: if args.sts_roles.is_empty() {
+            defaults.roles
+        } else {
+            args.sts_roles.clone()
+        },
+        max_lifetime: args.sts_max_lifetime.map(std::time::Duration::from_secs),
+        oidc: OidcIssuer {
+            subject: args.oidc_subject.clone(),
+            ..defaults.oidc
+        },
+        instance_role: Some(args.instance_role.clone()),
+        metadata_tokens: !args.imdsv1_only,
     }
 }
 
@@ -125,8 +163,11 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
         } else {
             args.serve_regions.clone()
         },
+        sts: sts_config(&args),
     };
     let config_regions = config.regions.clone();
+    let emulator_roles = config.sts.roles.clone();
+    let provider_arn = config.sts.provider_arn();
     let emulator = Emulator::new(config)?;
     let now = jiff::Timestamp::now().as_millisecond();
     if let Some(path) = &args.seed {
@@ -165,6 +206,12 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
     printer.err_line(&format!(
         "  point iotplan at it with --endpoint {} (or IOTPLAN_ENDPOINT)",
         running.endpoint()
+    ));
+    printer.err_line(&format!(
+        "  sign-in services: STS (ALIBABA_CLOUD_STS_ENDPOINT={0}, roles {1}, OIDC provider {2}), instance metadata (IOTPLAN_ECS_METADATA_ENDPOINT={0}), credentials URI {0}/_emulator/credentials",
+        running.endpoint(),
+        emulator_roles.iter().map(|r| StsConfig::role_arn(r)).collect::<Vec<_>>().join(", "),
+        provider_arn,
     ));
     tokio::signal::ctrl_c()
         .await

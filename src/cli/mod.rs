@@ -12,6 +12,7 @@ mod secrets;
 mod show;
 mod validate;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::exit::ExitStatus;
 use crate::output::{ColorChoice, Printer};
-use crate::platform::credentials::{self, ENV_ENDPOINT, ENV_MAX_ATTEMPTS};
+use crate::platform::credentials::{self, CredentialSource, ENV_ENDPOINT, ENV_MAX_ATTEMPTS};
 use crate::platform::{Client, ClientConfig};
 
 /// The environment, as `iotplan --help` and the man page's ENVIRONMENT section list it.
@@ -115,6 +116,9 @@ pub struct GlobalArgs {
     /// Same as --color never.
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// The credentials every client of this run shares, settled on first use.
+    #[arg(skip)]
+    pub credentials: OnceLock<Arc<CredentialSource>>,
 }
 
 /// The commands.
@@ -196,14 +200,19 @@ impl GlobalArgs {
                     .or_else(|| region_hint.map(str::to_owned)),
             },
             &|key| std::env::var(key).ok(),
-            credentials::default_profile_path().as_deref(),
+            &credentials::Paths::in_home(),
         )?;
         let endpoint = match (&self.endpoint, &resolved.region) {
             (Some(endpoint), _) => endpoint.clone(),
             (None, Some(region)) => credentials::endpoint_for(region),
             (None, None) => return Err(credentials::ConfigError::MissingRegion.into()),
         };
-        let mut config = ClientConfig::new(endpoint, resolved.credentials);
+        // One source for every client, so that temporary credentials are fetched once.
+        let source = self
+            .credentials
+            .get_or_init(|| Arc::new(CredentialSource::new(resolved.chain)))
+            .clone();
+        let mut config = ClientConfig::with_source(endpoint, source);
         config.region = resolved.region;
         config.max_attempts = self.max_attempts;
         config.qps_scale = self.qps_scale;

@@ -23,7 +23,12 @@ pub struct AccessKey {
     pub secret: Secret,
     /// For `STS.` keys, the token that must come with them.
     pub security_token: Option<Secret>,
+    /// When an STS key stops working (ms since the epoch); `None` for AccessKeys.
+    pub expires_ms: Option<i64>,
 }
+
+/// Finds an AccessKey by its ID.
+pub(crate) type KeyLookup<'a> = &'a dyn Fn(&str) -> Option<AccessKey>;
 
 /// What a verified request says about itself.
 #[derive(Debug)]
@@ -97,10 +102,18 @@ fn check_time(text: &str, now_ms: i64) -> Result<(), Reject> {
     Ok(())
 }
 
-fn find_key<'k>(keys: &'k [AccessKey], id: &str) -> Result<&'k AccessKey, Reject> {
-    keys.iter()
-        .find(|key| key.id == id)
-        .ok_or_else(|| unknown_key(id))
+fn find_key(keys: KeyLookup<'_>, id: &str) -> Result<AccessKey, Reject> {
+    keys(id).ok_or_else(|| unknown_key(id))
+}
+
+fn check_expiry(key: &AccessKey, now_ms: i64) -> Result<(), Reject> {
+    match key.expires_ms {
+        Some(expires) if expires <= now_ms => Err(bad_request(
+            codes::SECURITY_TOKEN_EXPIRED,
+            "The security token you provided has expired.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_token(key: &AccessKey, token: Option<&str>) -> Result<(), Reject> {
@@ -120,7 +133,7 @@ fn check_token(key: &AccessKey, token: Option<&str>) -> Result<(), Reject> {
 
 /// Verifies a request signed with either scheme.
 pub(crate) fn verify(
-    keys: &[AccessKey],
+    keys: KeyLookup<'_>,
     incoming: &Incoming<'_>,
     now_ms: i64,
 ) -> Result<Verified, Reject> {
@@ -136,7 +149,7 @@ pub(crate) fn verify(
     }
 }
 
-fn verify_v1(keys: &[AccessKey], incoming: &Incoming<'_>, now_ms: i64) -> Result<Verified, Reject> {
+fn verify_v1(keys: KeyLookup<'_>, incoming: &Incoming<'_>, now_ms: i64) -> Result<Verified, Reject> {
     let mut merged = incoming.query.clone();
     merged.extend(incoming.body.iter().map(|(k, v)| (k.clone(), v.clone())));
     for name in [
@@ -177,7 +190,8 @@ fn verify_v1(keys: &[AccessKey], incoming: &Incoming<'_>, now_ms: i64) -> Result
     if !sign::v1_verify(key.secret.expose(), &string_to_sign, &signature) {
         return Err(mismatch(&string_to_sign));
     }
-    check_token(key, merged.get("SecurityToken").map(String::as_str))?;
+    check_token(&key, merged.get("SecurityToken").map(String::as_str))?;
+    check_expiry(&key, now_ms)?;
     Ok(Verified {
         access_key_id: key.id.clone(),
         action: merged["Action"].clone(),
@@ -243,7 +257,7 @@ fn header_values<'h>(headers: &'h HeaderMap, name: &str) -> Result<Vec<&'h str>,
 }
 
 fn verify_v3(
-    keys: &[AccessKey],
+    keys: KeyLookup<'_>,
     incoming: &Incoming<'_>,
     authorization: &str,
     now_ms: i64,
@@ -327,7 +341,8 @@ fn verify_v3(
         return Err(mismatch(&string_to_sign));
     }
     let token = single("x-acs-security-token")?;
-    check_token(key, Some(token.as_str()))?;
+    check_token(&key, Some(token.as_str()))?;
+    check_expiry(&key, now_ms)?;
     let declared_id = single("x-acs-accesskey-id")?;
     if !declared_id.is_empty() && declared_id != key.id {
         return Err(bad_request(

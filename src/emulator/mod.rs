@@ -10,6 +10,7 @@ mod handlers;
 pub mod seed;
 mod sql;
 pub mod store;
+pub mod sts;
 mod throttle;
 mod xml;
 
@@ -112,6 +113,8 @@ pub struct Config {
     /// client's connection is closed (headers) or answered 408 RequestTimeout (body). An idle
     /// keep-alive connection is closed after the same time.
     pub client_timeout: Duration,
+    /// STS, the test OIDC issuer and the instance metadata service.
+    pub sts: sts::StsConfig,
 }
 
 impl Default for Config {
@@ -122,6 +125,7 @@ impl Default for Config {
                 id: DEMO_ACCESS_KEY_ID.to_owned(),
                 secret: Secret::new(DEMO_ACCESS_KEY_SECRET),
                 security_token: None,
+                expires_ms: None,
             }],
             state_file: None,
             latency: Duration::ZERO,
@@ -130,6 +134,7 @@ impl Default for Config {
             qps_scale: 1.0,
             regions: vec![DEFAULT_REGION.to_owned()],
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
+            sts: sts::StsConfig::default(),
         }
     }
 }
@@ -241,6 +246,8 @@ pub struct Emulator {
     dirty: watch::Sender<u64>,
     /// The injected failure probability (`f64` bits), changeable while serving.
     fail_rate: AtomicU64,
+    /// STS keys and metadata tokens handed out.
+    issued: Mutex<sts::Issued>,
 }
 
 fn now_ms() -> i64 {
@@ -267,6 +274,7 @@ impl Emulator {
             nonces: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
             dirty,
+            issued: Mutex::new(sts::Issued::default()),
         }))
     }
 
@@ -286,6 +294,37 @@ impl Emulator {
     /// Changes the injected failure probability (e.g. to end a fault phase of a test).
     pub fn set_fail_rate(&self, rate: f64) {
         self.fail_rate.store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Revokes every STS key handed out so far (their next use is refused).
+    pub fn revoke_credentials(&self) {
+        lock(&self.issued).revoke_all();
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn find_key(&self, id: &str) -> Option<AccessKey> {
+        self.config
+            .keys
+            .iter()
+            .find(|key| key.id == id)
+            .cloned()
+            .or_else(|| lock(&self.issued).key(id))
+    }
+
+    fn log_side_request(&self, action: &str, status: StatusCode) {
+        lock(&self.log).push(LoggedRequest {
+            action: action.to_owned(),
+            status: status.as_u16(),
+            code: None,
+            product_key: None,
+            apply_id: None,
+            items: 0,
+        });
     }
 
     /// Forgets the request log.
@@ -349,16 +388,126 @@ fn load_state(path: &std::path::Path) -> Result<Store, Error> {
     Ok(store)
 }
 
-/// The emulator's HTTP routes: the API on `/`, and the request log on `/_emulator/requests`
-/// (GET reads it, DELETE clears it).
+/// The emulator's HTTP routes: the IoT API and STS on `/`; the request log on
+/// `/_emulator/requests` (GET reads it, DELETE clears it); the instance metadata service under
+/// `/latest/`; a credentials URI at `/_emulator/credentials`; the test OIDC issuer's token
+/// endpoint at `/_emulator/oidc/token` (shaped like GitHub Actions'); DELETE `/_emulator/sts`
+/// revokes every STS key handed out.
 pub fn router(emulator: Arc<Emulator>) -> Router {
+    use axum::routing::{delete, get, put};
     Router::new()
         .route(
             "/_emulator/requests",
-            axum::routing::get(request_log).delete(clear_request_log),
+            get(request_log).delete(clear_request_log),
+        )
+        .route("/_emulator/sts", delete(revoke))
+        .route("/_emulator/credentials", get(credentials_uri))
+        .route("/_emulator/oidc/token", get(oidc_token))
+        .route("/latest/api/token", put(metadata_token))
+        .route(
+            "/latest/meta-data/ram/security-credentials/",
+            get(metadata_role),
+        )
+        .route(
+            "/latest/meta-data/ram/security-credentials/{role}",
+            get(metadata_credentials),
         )
         .fallback(handle)
         .with_state(emulator)
+}
+
+async fn revoke(State(emulator): State<Arc<Emulator>>) -> StatusCode {
+    emulator.revoke_credentials();
+    StatusCode::NO_CONTENT
+}
+
+fn side_answer(emulator: &Emulator, action: &str, (status, body): sts::Answer) -> Response {
+    emulator.log_side_request(action, status);
+    (status, body).into_response()
+}
+
+async fn credentials_uri(State(emulator): State<Arc<Emulator>>) -> Response {
+    let answer = sts::uri_credentials(&emulator.config.sts, &mut lock(&emulator.issued), now_ms());
+    side_answer(&emulator, "CredentialsUri", answer)
+}
+
+async fn metadata_token(State(emulator): State<Arc<Emulator>>, headers: HeaderMap) -> Response {
+    let ttl = headers
+        .get("x-aliyun-ecs-metadata-token-ttl-seconds")
+        .and_then(|v| v.to_str().ok());
+    let answer = sts::metadata_token(
+        &emulator.config.sts,
+        &mut lock(&emulator.issued),
+        ttl,
+        now_ms(),
+    );
+    side_answer(&emulator, "MetadataToken", answer)
+}
+
+fn metadata_answer(emulator: &Emulator, role: &str, headers: &HeaderMap) -> Response {
+    let token = headers
+        .get("x-aliyun-ecs-metadata-token")
+        .and_then(|v| v.to_str().ok());
+    let answer = sts::metadata_credentials(
+        &emulator.config.sts,
+        &mut lock(&emulator.issued),
+        role,
+        token,
+        now_ms(),
+    );
+    side_answer(emulator, "MetadataCredentials", answer)
+}
+
+async fn metadata_role(State(emulator): State<Arc<Emulator>>, headers: HeaderMap) -> Response {
+    metadata_answer(&emulator, "", &headers)
+}
+
+async fn metadata_credentials(
+    State(emulator): State<Arc<Emulator>>,
+    axum::extract::Path(role): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    metadata_answer(&emulator, &role, &headers)
+}
+
+/// The test issuer's token endpoint, as GitHub Actions answers `ACTIONS_ID_TOKEN_REQUEST_URL`:
+/// `?audience=` (default the STS audience), `&subject=` (default `repo:iotplan/fleet:ref:refs/heads/main`),
+/// `&ttl=` seconds (default 300); a bearer token is required.
+async fn oidc_token(
+    State(emulator): State<Arc<Emulator>>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > "Bearer ".len() && v.starts_with("Bearer "));
+    if !bearer {
+        return side_answer(
+            &emulator,
+            "OidcToken",
+            (StatusCode::UNAUTHORIZED, "a bearer token is required".to_owned()),
+        );
+    }
+    let issuer = &emulator.config.sts.oidc;
+    let ttl = query
+        .get("ttl")
+        .and_then(|t| t.parse().ok())
+        .map_or(Duration::from_secs(300), Duration::from_secs);
+    let token = sts::issue_token(
+        issuer,
+        query
+            .get("subject")
+            .map_or("repo:iotplan/fleet:ref:refs/heads/main", String::as_str),
+        query.get("audience").unwrap_or(&issuer.audience),
+        ttl,
+        now_ms(),
+    );
+    let answer = match token {
+        Ok(token) => (StatusCode::OK, serde_json::json!({ "value": token }).to_string()),
+        Err(reason) => (StatusCode::INTERNAL_SERVER_ERROR, reason),
+    };
+    side_answer(&emulator, "OidcToken", answer)
 }
 
 async fn request_log(State(emulator): State<Arc<Emulator>>) -> Response {
@@ -420,6 +569,8 @@ struct Answered {
     action: String,
     params: Params,
     format_xml: bool,
+    /// An STS answer: no `Success` field.
+    sts: bool,
     result: Result<Value, Reject>,
 }
 
@@ -468,6 +619,10 @@ async fn handle(
 fn render(answered: Answered, request_id: &str, host: &str) -> Response {
     let root = format!("{}Response", answered.action);
     let (status, body, retry_after) = match answered.result {
+        Ok(mut fields) if answered.sts => {
+            fields["RequestId"] = Value::String(request_id.to_owned());
+            (StatusCode::OK, fields, None)
+        }
         Ok(fields) => (StatusCode::OK, success_body(request_id, fields), None),
         Err(Reject::Business {
             code,
@@ -547,6 +702,7 @@ async fn process(
             .to_owned(),
         params: Params::default(),
         format_xml: false,
+        sts: false,
         result: Ok(Value::Null),
     };
     answered.result = gateway(emulator, method, uri, headers, body, &mut answered).await;
@@ -633,8 +789,16 @@ async fn gateway(
     answered.params = Params(merged);
 
     let now = now_ms();
+    let declared_version = headers
+        .get("x-acs-version")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| answered.params.get("Version"));
+    if declared_version == Some(sts::STS_VERSION) {
+        answered.sts = true;
+        return sts_gateway(emulator, method, uri, headers, &query, &form, &raw_body, answered, now);
+    }
     let verified = auth::verify(
-        &emulator.config.keys,
+        &|id| emulator.find_key(id),
         &auth::Incoming {
             method: method.as_str(),
             path: uri.path(),
@@ -714,6 +878,53 @@ async fn gateway(
         result?
     };
     Ok(answer.body)
+}
+
+/// The STS endpoint: AssumeRoleWithOIDC is anonymous; AssumeRole is verified like every call.
+#[allow(clippy::too_many_arguments)]
+fn sts_gateway(
+    emulator: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    query: &BTreeMap<String, String>,
+    form: &BTreeMap<String, String>,
+    raw_body: &[u8],
+    answered: &Answered,
+    now: i64,
+) -> Result<Value, Reject> {
+    let params = &answered.params.0;
+    if answered.action == "AssumeRoleWithOIDC" {
+        return sts::assume_role_with_oidc(
+            &emulator.config.sts,
+            &mut lock(&emulator.issued),
+            params,
+            now,
+        );
+    }
+    let verified = auth::verify(
+        &|id| emulator.find_key(id),
+        &auth::Incoming {
+            method: method.as_str(),
+            path: uri.path(),
+            query,
+            body: form,
+            raw_body,
+            headers,
+        },
+        now,
+    )?;
+    emulator.check_nonce(&verified.nonce, now)?;
+    match verified.action.as_str() {
+        "AssumeRole" => {
+            sts::assume_role(&emulator.config.sts, &mut lock(&emulator.issued), params, now)
+        }
+        other => Err(Reject::gateway(
+            StatusCode::NOT_FOUND,
+            codes::API_NOT_FOUND,
+            &format!("Specified api is not found: {other} (this STS serves AssumeRole and AssumeRoleWithOIDC)"),
+        )),
+    }
 }
 
 /// A running emulator.

@@ -218,6 +218,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// No credentials could be had, or they could not be renewed.
+    #[error(transparent)]
+    Credentials(#[from] crate::platform::credentials::CredentialError),
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
@@ -253,6 +256,13 @@ impl Error {
         }
     }
 
+    /// Whether the call failed for want of working credentials: none could be had or renewed, or
+    /// the platform refused the STS token. Nothing after it can succeed until that is fixed.
+    #[must_use]
+    pub fn is_credentials(&self) -> bool {
+        matches!(self, Error::Credentials(_)) || self.code().is_some_and(codes::is_security_token)
+    }
+
     /// Whether the answer was a throttling one.
     #[must_use]
     pub fn is_throttling(&self) -> bool {
@@ -265,6 +275,7 @@ impl Error {
         match self {
             Error::Api(api) => api.hint(),
             Error::Transport { cause, .. } => Some(cause.hint()),
+            Error::Credentials(error) => Some(error.hint()),
             _ => None,
         }
     }

@@ -15,6 +15,8 @@ pub mod live;
 pub mod paging;
 pub mod transport;
 
+pub use classify::sanitize_message;
 pub use credentials::Credentials;
+pub(crate) use transport::transport_cause;
 pub use error::{ApiError, Error, ErrorKind, TransportCause};
 pub use transport::{CallStats, Client, ClientConfig};

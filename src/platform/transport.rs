@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use backon::BackoffBuilder as _;
 
 use super::classify::{self, Outcome};
-use super::credentials::Credentials;
+use super::credentials::{CredentialSource, Credentials, SignedIn};
 use super::error::{Error, TransportCause};
 use super::limiter::RateLimiter;
 use crate::wire::ops::Operation;
 use crate::wire::params::WireParams;
-use crate::wire::{API_VERSION, Action, sign};
+use crate::wire::{API_VERSION, Action, codes, sign};
 
 /// How the client connects and retries.
 #[derive(Debug, Clone)]
@@ -25,8 +25,8 @@ pub struct ClientConfig {
     /// The region, sent as `RegionId` (signed, as the official SDKs do) so that an endpoint that
     /// does not serve it can say so.
     pub region: Option<String>,
-    /// Credentials.
-    pub credentials: Credentials,
+    /// Where credentials come from (refreshed before they expire).
+    pub credentials: Arc<CredentialSource>,
     /// Timeout of one try.
     pub timeout: Duration,
     /// Most tries per call.
@@ -45,6 +45,12 @@ impl ClientConfig {
     /// Defaults: 30 s per try, 8 tries, backoff 200 ms to 20 s, documented quotas.
     #[must_use]
     pub fn new(endpoint: impl Into<String>, credentials: Credentials) -> Self {
+        Self::with_source(endpoint, Arc::new(CredentialSource::fixed(credentials)))
+    }
+
+    /// The same defaults, with credentials from a source (a chain, refreshed).
+    #[must_use]
+    pub fn with_source(endpoint: impl Into<String>, credentials: Arc<CredentialSource>) -> Self {
         Self {
             endpoint: endpoint.into(),
             region: None,
@@ -104,7 +110,7 @@ impl fmt::Debug for Client {
             .field("endpoint", &self.inner.config.endpoint)
             .field(
                 "access_key_id",
-                &self.inner.config.credentials.access_key_id,
+                &self.inner.config.credentials.static_access_key_id(),
             )
             .field("instance", &self.instance)
             .finish_non_exhaustive()
@@ -160,6 +166,23 @@ impl Client {
         &self.inner.config.endpoint
     }
 
+    /// Which credentials source won, once the first call fetched credentials.
+    #[must_use]
+    pub fn signed_in(&self) -> Option<SignedIn> {
+        self.inner.config.credentials.signed_in()
+    }
+
+    /// Makes sure the credentials stay valid for `wanted` (at most half the life of short-lived
+    /// ones), renewing them first if not, so that work that cannot stop half-way does not start
+    /// on credentials about to expire.
+    ///
+    /// # Errors
+    /// `Error::Credentials` when they cannot be had.
+    pub async fn ensure_credentials_for(&self, wanted: Duration) -> Result<(), Error> {
+        self.inner.config.credentials.lasting(wanted).await?;
+        Ok(())
+    }
+
     /// What was sent so far.
     #[must_use]
     pub fn stats(&self) -> CallStats {
@@ -191,12 +214,14 @@ impl Client {
             .with_jitter()
             .build();
         let mut attempt = 1;
+        let mut renewed = false;
         loop {
+            let credentials = config.credentials.credentials().await?;
             let waiting = Instant::now();
             self.inner.limiter.acquire(action, deep).await;
             tracing::trace!(%action, attempt, waited_ms = waiting.elapsed().as_millis(), "rate limiter");
             let started = Instant::now();
-            let outcome = self.send(action, &wire, attempt).await;
+            let outcome = self.send(action, &wire, &credentials, attempt).await;
             let elapsed_ms = started.elapsed().as_millis();
             let (error, retry_after) = match outcome {
                 Outcome::Done(body) => {
@@ -210,6 +235,18 @@ impl Client {
                             reason: error.to_string(),
                         }
                     });
+                }
+                Outcome::Fail(error)
+                    if !renewed
+                        && config.credentials.renewable()
+                        && error.code().is_some_and(codes::is_security_token) =>
+                {
+                    // The gateway refused the token before the request was carried out (expired
+                    // or revoked early): new credentials, and the same request once more.
+                    tracing::info!(%action, cause = %error, "credentials refused; renewing them");
+                    config.credentials.renew().await?;
+                    renewed = true;
+                    continue;
                 }
                 Outcome::Fail(error) => {
                     tracing::debug!(%action, attempt, elapsed_ms, outcome = %error, "call failed");
@@ -244,9 +281,13 @@ impl Client {
         }
     }
 
-    fn signed_query(&self, action: Action, wire: &WireParams) -> Vec<(String, String)> {
+    fn signed_query(
+        &self,
+        action: Action,
+        wire: &WireParams,
+        credentials: &Credentials,
+    ) -> Vec<(String, String)> {
         let config = &self.inner.config;
-        let credentials = &config.credentials;
         let mut query: Vec<(String, String)> = vec![
             ("Action".into(), action.name().into()),
             ("Version".into(), API_VERSION.into()),
@@ -284,12 +325,18 @@ impl Client {
     }
 
     /// One try: sign, send, read the whole answer, classify it.
-    async fn send(&self, action: Action, wire: &WireParams, attempt: u32) -> Outcome {
+    async fn send(
+        &self,
+        action: Action,
+        wire: &WireParams,
+        credentials: &Credentials,
+        attempt: u32,
+    ) -> Outcome {
         let endpoint = self.inner.config.endpoint.as_str();
         let url = format!(
             "{}/?{}",
             endpoint.trim_end_matches('/'),
-            form_encode(&self.signed_query(action, wire))
+            form_encode(&self.signed_query(action, wire, credentials))
         );
         let mut request = self.inner.http.post(url);
         if !wire.body.is_empty() {
@@ -348,7 +395,7 @@ fn param_names(params: &[(String, String)]) -> String {
 /// What a failed send means, and the lowest-level reason the network stack gave. The reason is
 /// taken from the error's sources, never from the error itself, whose text holds the whole URL
 /// with its signed query (the AccessKey ID, the STS token and the signature).
-fn transport_cause(error: &reqwest::Error) -> (TransportCause, String) {
+pub(crate) fn transport_cause(error: &reqwest::Error) -> (TransportCause, String) {
     let mut detail = String::new();
     let mut refused = false;
     let mut source = std::error::Error::source(error);

@@ -34,6 +34,8 @@ pub const TIMESTAMP_FORMAT: &str = "InvalidTimeStamp.Format";
 pub const SECURITY_TOKEN_MALFORMED: &str = "InvalidSecurityToken.Malformed";
 /// `InvalidSecurityToken.MismatchWithAccessKey`: The STS SecurityToken does not belong to the AccessKey ID.
 pub const SECURITY_TOKEN_MISMATCH: &str = "InvalidSecurityToken.MismatchWithAccessKey";
+/// `InvalidSecurityToken.Expired`: the STS token's lifetime is over; get new credentials.
+pub const SECURITY_TOKEN_EXPIRED: &str = "InvalidSecurityToken.Expired";
 /// `InvalidSignatureMethod`: The signature method is not one the gateway takes.
 pub const SIGNATURE_METHOD: &str = "InvalidSignatureMethod";
 /// `InvalidSignatureVersion`: The signature version is not one the gateway takes.
@@ -100,6 +102,25 @@ pub const INSTANCE_NOT_FOUND: &str = "iot.system.InstanceNotFound";
 pub const SRE_INSTANCE_NOT_FOUND: &str = "iot.Sre.IotInstanceNotFound";
 /// `iot.system.SystemException`: The service failed internally; the call may be repeated.
 pub const SYSTEM_EXCEPTION: &str = "iot.system.SystemException";
+
+/// STS: `EntityNotExist.Role`, no role with that ARN.
+pub const STS_ROLE_NOT_FOUND: &str = "EntityNotExist.Role";
+/// STS: `NoPermission`, the caller may not assume the role.
+pub const STS_NO_PERMISSION: &str = "NoPermission";
+/// STS: `InvalidParameter.RoleSessionName`.
+pub const STS_INVALID_SESSION_NAME: &str = "InvalidParameter.RoleSessionName";
+/// STS: `InvalidParameter.DurationSeconds`, outside 900 s up to the role's maximum.
+pub const STS_INVALID_DURATION: &str = "InvalidParameter.DurationSeconds";
+/// STS: `AuthenticationFail.NoPermission`, no such OIDC provider, or the role does not trust it.
+pub const STS_OIDC_NO_PERMISSION: &str = "AuthenticationFail.NoPermission";
+/// STS: `AuthenticationFail.OIDCToken.AudienceNotMatch`.
+pub const STS_OIDC_AUDIENCE: &str = "AuthenticationFail.OIDCToken.AudienceNotMatch";
+/// STS: `AuthenticationFail.OIDCToken.Expired`.
+pub const STS_OIDC_EXPIRED: &str = "AuthenticationFail.OIDCToken.Expired";
+/// STS: `AuthenticationFail.OIDCToken.Invalid` (malformed, wrong issuer or subject).
+pub const STS_OIDC_INVALID: &str = "AuthenticationFail.OIDCToken.Invalid";
+/// STS: `AuthenticationFail.OIDCToken.InvalidSignature`.
+pub const STS_OIDC_SIGNATURE: &str = "AuthenticationFail.OIDCToken.InvalidSignature";
 
 /// Whether a code is a throttling answer (`Throttling`, `Throttling.User`, `Throttling.Api`…).
 #[must_use]

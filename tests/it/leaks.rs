@@ -69,6 +69,7 @@ async fn no_secret_reaches_output_logs_or_files() {
             id: KEY_ID.to_owned(),
             secret: Secret::new(KEY_SECRET),
             security_token: Some(Secret::new(STS_TOKEN)),
+            expires_ms: None,
         }],
         ..Config::default()
     })

@@ -709,6 +709,7 @@ async fn sts_tokens_are_checked() {
             id: "STS.temp".into(),
             secret: Secret::new("sts-secret"),
             security_token: Some(Secret::new("the-token")),
+            expires_ms: None,
         }],
         ..Config::default()
     })
