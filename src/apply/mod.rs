@@ -15,8 +15,8 @@ mod wait;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -199,11 +199,13 @@ pub async fn execute(
     Ok(Report {
         format_version: REPORT_FORMAT_VERSION,
         products,
-        stopped: run.halted.into_inner().unwrap_or_else(PoisonError::into_inner),
+        stopped: run
+            .halted
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
         signed_in: None,
     })
 }
-
 
 fn chunk_label(names: &[String]) -> String {
     match (names.first(), names.last()) {
@@ -221,12 +223,16 @@ impl Run<'_> {
         self.stop.load(Ordering::SeqCst) || crate::sync::lock(&self.halted).is_some()
     }
 
-    /// A failure to report. Failing credentials also stop the run: nothing after could succeed,
-    /// and what is open stays in the journal for the next run.
-    fn failure(&self, device: impl Into<String>, step: &str, error: &PlatformError) -> Failure {
+    fn halt_on_credentials(&self, error: &PlatformError) {
         if error.is_credentials() {
             crate::sync::lock(&self.halted).get_or_insert_with(|| error.to_string());
         }
+    }
+
+    /// A failure to report. Failing credentials also stop the run: nothing after could succeed,
+    /// and what is open stays in the journal for the next run.
+    fn failure(&self, device: impl Into<String>, step: &str, error: &PlatformError) -> Failure {
+        self.halt_on_credentials(error);
         Failure {
             device: device.into(),
             step: step.to_owned(),
@@ -458,6 +464,9 @@ impl Run<'_> {
                     return Ok(());
                 }
                 Err(error) => {
+                    if let wait::WaitError::Platform(platform) = &error {
+                        self.halt_on_credentials(platform);
+                    }
                     report.failures.push(Failure {
                         device: label,
                         step: "wait for the platform".into(),
@@ -487,7 +496,9 @@ impl Run<'_> {
                             continue;
                         }
                         Err(error) => {
-                            report.failures.push(self.failure(label, "register", &error));
+                            report
+                                .failures
+                                .push(self.failure(label, "register", &error));
                             journal.forget(open.apply_id)?;
                             return Ok(());
                         }
@@ -563,6 +574,7 @@ impl Run<'_> {
         let devices = match registered_devices(client, open.apply_id).await {
             Ok(devices) => devices,
             Err(error) => {
+                self.halt_on_credentials(&error);
                 report.failures.push(Failure {
                     device: chunk_label(&open.names),
                     step: "fetch secrets".into(),
@@ -676,9 +688,11 @@ impl Run<'_> {
                 Err(error) => {
                     for update in batch {
                         if let DeviceRef::Name { device_name, .. } = &update.device {
-                            report
-                                .failures
-                                .push(self.failure(device_name, "change nickname", &error));
+                            report.failures.push(self.failure(
+                                device_name,
+                                "change nickname",
+                                &error,
+                            ));
                         }
                     }
                 }
@@ -738,7 +752,8 @@ impl Run<'_> {
                             })
                             .await
                         {
-                            result = Err(self.failure(&update.name, &format!("remove tag {key}"), &e));
+                            result =
+                                Err(self.failure(&update.name, &format!("remove tag {key}"), &e));
                         }
                     }
                     done.push(result);

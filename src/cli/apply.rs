@@ -291,7 +291,13 @@ pub(super) async fn run(
         }
         None => planned,
     };
-    if !plan.summary().has_changes() {
+    // Registrations an earlier run left open are finished (their secrets fetched) even when the
+    // plan shows nothing to change: the devices may exist by now.
+    let journal_open = plan.products.iter().any(|product| {
+        apply::Journal::open(&args.journal_dir, &product.product_key)
+            .is_ok_and(|journal| !journal.open_applications().is_empty())
+    });
+    if !plan.summary().has_changes() && !journal_open {
         match args.format {
             ReportFormat::Text => printer.out("No changes. The platform matches the manifests.\n"),
             ReportFormat::Json => printer.out(&report_json(&Report {
@@ -314,7 +320,8 @@ pub(super) async fn run(
                 }
             }
         }
-        if !args.auto_approve {
+        // Finishing what the journal holds open changes nothing the plan did not show.
+        if !args.auto_approve && plan.summary().has_changes() {
             confirm(printer, &plan)?;
         }
     }

@@ -62,7 +62,11 @@ pub struct EmulatorArgs {
     pub client_timeout_ms: u64,
     /// A RAM role STS lets callers assume (repeatable; default iotplan-deployer): its ARN is
     /// acs:ram::1234567890123456:role/NAME.
-    #[arg(long = "sts-role", value_name = "NAME", help_heading = "Sign-in services")]
+    #[arg(
+        long = "sts-role",
+        value_name = "NAME",
+        help_heading = "Sign-in services"
+    )]
     pub sts_roles: Vec<String>,
     /// Credentials STS, the metadata service and the credentials URI hand out live at most this
     /// many seconds, whatever was asked (to rehearse refresh and expiry).

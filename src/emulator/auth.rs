@@ -149,7 +149,11 @@ pub(crate) fn verify(
     }
 }
 
-fn verify_v1(keys: KeyLookup<'_>, incoming: &Incoming<'_>, now_ms: i64) -> Result<Verified, Reject> {
+fn verify_v1(
+    keys: KeyLookup<'_>,
+    incoming: &Incoming<'_>,
+    now_ms: i64,
+) -> Result<Verified, Reject> {
     let mut merged = incoming.query.clone();
     merged.extend(incoming.body.iter().map(|(k, v)| (k.clone(), v.clone())));
     for name in [

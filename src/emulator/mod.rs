@@ -486,14 +486,17 @@ async fn oidc_token(
         return side_answer(
             &emulator,
             "OidcToken",
-            (StatusCode::UNAUTHORIZED, "a bearer token is required".to_owned()),
+            (
+                StatusCode::UNAUTHORIZED,
+                "a bearer token is required".to_owned(),
+            ),
         );
     }
     let issuer = &emulator.config.sts.oidc;
     let ttl = query
         .get("ttl")
         .and_then(|t| t.parse().ok())
-        .map_or(Duration::from_secs(300), Duration::from_secs);
+        .map_or(Duration::from_mins(5), Duration::from_secs);
     let token = sts::issue_token(
         issuer,
         query
@@ -504,7 +507,10 @@ async fn oidc_token(
         now_ms(),
     );
     let answer = match token {
-        Ok(token) => (StatusCode::OK, serde_json::json!({ "value": token }).to_string()),
+        Ok(token) => (
+            StatusCode::OK,
+            serde_json::json!({ "value": token }).to_string(),
+        ),
         Err(reason) => (StatusCode::INTERNAL_SERVER_ERROR, reason),
     };
     side_answer(&emulator, "OidcToken", answer)
@@ -795,7 +801,9 @@ async fn gateway(
         .or_else(|| answered.params.get("Version"));
     if declared_version == Some(sts::STS_VERSION) {
         answered.sts = true;
-        return sts_gateway(emulator, method, uri, headers, &query, &form, &raw_body, answered, now);
+        return sts_gateway(
+            emulator, method, uri, headers, &query, &form, &raw_body, answered, now,
+        );
     }
     let verified = auth::verify(
         &|id| emulator.find_key(id),
@@ -916,13 +924,18 @@ fn sts_gateway(
     )?;
     emulator.check_nonce(&verified.nonce, now)?;
     match verified.action.as_str() {
-        "AssumeRole" => {
-            sts::assume_role(&emulator.config.sts, &mut lock(&emulator.issued), params, now)
-        }
+        "AssumeRole" => sts::assume_role(
+            &emulator.config.sts,
+            &mut lock(&emulator.issued),
+            params,
+            now,
+        ),
         other => Err(Reject::gateway(
             StatusCode::NOT_FOUND,
             codes::API_NOT_FOUND,
-            &format!("Specified api is not found: {other} (this STS serves AssumeRole and AssumeRoleWithOIDC)"),
+            &format!(
+                "Specified api is not found: {other} (this STS serves AssumeRole and AssumeRoleWithOIDC)"
+            ),
         )),
     }
 }

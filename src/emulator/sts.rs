@@ -206,7 +206,10 @@ fn check_role_request<'c>(
     let get = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
     let arn = get("RoleArn");
     if arn.is_empty() {
-        return Err(bad("MissingRoleArn", "RoleArn is mandatory for this action."));
+        return Err(bad(
+            "MissingRoleArn",
+            "RoleArn is mandatory for this action.",
+        ));
     }
     let role = config.role_of(arn).ok_or_else(|| {
         Reject::gateway(
@@ -319,22 +322,28 @@ pub(crate) fn assume_role_with_oidc(
     let key = jsonwebtoken::DecodingKey::from_secret(config.oidc.key.expose().as_bytes())
         .map_err(|_| Reject::internal("the test issuer's key cannot be used"))?;
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-    .map_err(|error| match error.kind() {
-        jsonwebtoken::errors::ErrorKind::InvalidSignature => refused(
-            codes::STS_OIDC_SIGNATURE,
-            "The OIDC token's signature does not verify with the provider's keys.",
-        ),
-        _ => refused(codes::STS_OIDC_INVALID, "The OIDC token is malformed."),
-    })?
-    .claims;
+        .map_err(|error| match error.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => refused(
+                codes::STS_OIDC_SIGNATURE,
+                "The OIDC token's signature does not verify with the provider's keys.",
+            ),
+            _ => refused(codes::STS_OIDC_INVALID, "The OIDC token is malformed."),
+        })?
+        .claims;
     if claims.iss != config.oidc.issuer {
         return Err(refused(
             codes::STS_OIDC_INVALID,
-            &format!("The OIDC token's issuer {} is not the provider's.", claims.iss),
+            &format!(
+                "The OIDC token's issuer {} is not the provider's.",
+                claims.iss
+            ),
         ));
     }
     if claims.exp * 1000 <= now_ms {
-        return Err(refused(codes::STS_OIDC_EXPIRED, "The OIDC token has expired."));
+        return Err(refused(
+            codes::STS_OIDC_EXPIRED,
+            "The OIDC token has expired.",
+        ));
     }
     if claims.aud != config.oidc.audience {
         return Err(refused(
@@ -379,7 +388,9 @@ pub(crate) fn metadata_token(
     if !config.metadata_tokens {
         return (StatusCode::FORBIDDEN, "hardened mode is off".to_owned());
     }
-    let Some(ttl) = ttl.and_then(|t| t.parse::<i64>().ok()).filter(|t| (1..=21_600).contains(t))
+    let Some(ttl) = ttl
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|t| (1..=21_600).contains(t))
     else {
         return (
             StatusCode::BAD_REQUEST,
@@ -387,7 +398,9 @@ pub(crate) fn metadata_token(
         );
     };
     let token = uuid::Uuid::new_v4().simple().to_string();
-    issued.metadata_tokens.insert(token.clone(), now_ms + ttl * 1000);
+    issued
+        .metadata_tokens
+        .insert(token.clone(), now_ms + ttl * 1000);
     (StatusCode::OK, token)
 }
 
@@ -400,9 +413,15 @@ pub(crate) fn metadata_credentials(
     now_ms: i64,
 ) -> Answer {
     if let Some(token) = token
-        && issued.metadata_tokens.get(token).is_none_or(|e| *e <= now_ms)
+        && issued
+            .metadata_tokens
+            .get(token)
+            .is_none_or(|e| *e <= now_ms)
     {
-        return (StatusCode::UNAUTHORIZED, "invalid metadata token".to_owned());
+        return (
+            StatusCode::UNAUTHORIZED,
+            "invalid metadata token".to_owned(),
+        );
     }
     let Some(instance_role) = &config.instance_role else {
         return (StatusCode::NOT_FOUND, "no RAM role is attached".to_owned());
@@ -411,7 +430,10 @@ pub(crate) fn metadata_credentials(
         return (StatusCode::OK, instance_role.clone());
     }
     if role != instance_role {
-        return (StatusCode::NOT_FOUND, format!("no role {role} on this instance"));
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no role {role} on this instance"),
+        );
     }
     (StatusCode::OK, issued_document(config, issued, now_ms))
 }
@@ -474,29 +496,63 @@ mod tests {
                 now,
             )
         };
-        let hour = Duration::from_secs(3600);
-        let good = issue_token(&config.oidc, "repo:org/fleet:ref:main", "sts.aliyuncs.com", hour, now)
-            .expect("token");
+        let hour = Duration::from_hours(1);
+        let good = issue_token(
+            &config.oidc,
+            "repo:org/fleet:ref:main",
+            "sts.aliyuncs.com",
+            hour,
+            now,
+        )
+        .expect("token");
         let answer = call(good, &mut issued).expect("accepted");
         let id = answer["Credentials"]["AccessKeyId"].as_str().expect("id");
         assert!(issued.key(id).is_some());
-        assert_eq!(answer["OIDCTokenInfo"]["Subject"], "repo:org/fleet:ref:main");
-        let expired = issue_token(&config.oidc, "repo:org/fleet:x", "sts.aliyuncs.com", hour, now - 7_200_000)
-            .expect("token");
+        assert_eq!(
+            answer["OIDCTokenInfo"]["Subject"],
+            "repo:org/fleet:ref:main"
+        );
+        let expired = issue_token(
+            &config.oidc,
+            "repo:org/fleet:x",
+            "sts.aliyuncs.com",
+            hour,
+            now - 7_200_000,
+        )
+        .expect("token");
         assert_eq!(code(call(expired, &mut issued)), codes::STS_OIDC_EXPIRED);
-        let audience = issue_token(&config.oidc, "repo:org/fleet:x", "other", hour, now).expect("token");
+        let audience =
+            issue_token(&config.oidc, "repo:org/fleet:x", "other", hour, now).expect("token");
         assert_eq!(code(call(audience, &mut issued)), codes::STS_OIDC_AUDIENCE);
-        let subject = issue_token(&config.oidc, "repo:evil/fork:x", "sts.aliyuncs.com", hour, now)
-            .expect("token");
-        assert_eq!(code(call(subject, &mut issued)), codes::STS_OIDC_NO_PERMISSION);
+        let subject = issue_token(
+            &config.oidc,
+            "repo:evil/fork:x",
+            "sts.aliyuncs.com",
+            hour,
+            now,
+        )
+        .expect("token");
+        assert_eq!(
+            code(call(subject, &mut issued)),
+            codes::STS_OIDC_NO_PERMISSION
+        );
         let other_key = OidcIssuer {
             key: Secret::new("another key"),
             ..config.oidc.clone()
         };
-        let forged = issue_token(&other_key, "repo:org/fleet:x", "sts.aliyuncs.com", hour, now)
-            .expect("token");
+        let forged = issue_token(
+            &other_key,
+            "repo:org/fleet:x",
+            "sts.aliyuncs.com",
+            hour,
+            now,
+        )
+        .expect("token");
         assert_eq!(code(call(forged, &mut issued)), codes::STS_OIDC_SIGNATURE);
-        assert_eq!(code(call("not-a-jwt".into(), &mut issued)), codes::STS_OIDC_INVALID);
+        assert_eq!(
+            code(call("not-a-jwt".into(), &mut issued)),
+            codes::STS_OIDC_INVALID
+        );
     }
 
     #[test]
@@ -526,10 +582,21 @@ mod tests {
             crate::wire::time::request_timestamp(now + 4000)
         );
         assert_eq!(
-            code(ask(StsConfig::role_arn("nobody"), "laptop", "900", &mut issued)),
+            code(ask(
+                StsConfig::role_arn("nobody"),
+                "laptop",
+                "900",
+                &mut issued
+            )),
             codes::STS_ROLE_NOT_FOUND
         );
-        assert_eq!(code(ask(arn.clone(), "x", "900", &mut issued)), codes::STS_INVALID_SESSION_NAME);
-        assert_eq!(code(ask(arn, "laptop", "60", &mut issued)), codes::STS_INVALID_DURATION);
+        assert_eq!(
+            code(ask(arn.clone(), "x", "900", &mut issued)),
+            codes::STS_INVALID_SESSION_NAME
+        );
+        assert_eq!(
+            code(ask(arn, "laptop", "60", &mut issued)),
+            codes::STS_INVALID_DURATION
+        );
     }
 }

@@ -17,6 +17,6 @@ pub mod transport;
 
 pub use classify::sanitize_message;
 pub use credentials::Credentials;
-pub(crate) use transport::transport_cause;
 pub use error::{ApiError, Error, ErrorKind, TransportCause};
+pub(crate) use transport::transport_cause;
 pub use transport::{CallStats, Client, ClientConfig};

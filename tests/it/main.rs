@@ -9,6 +9,7 @@ mod hardening;
 mod interrupts;
 mod leaks;
 mod render;
+mod signin;
 mod soak;
 mod strategy;
 mod support;

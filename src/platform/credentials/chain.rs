@@ -296,7 +296,10 @@ fn ini_path(env: Env<'_>, paths: &Paths) -> Option<PathBuf> {
 }
 
 fn shown(path: Option<&Path>) -> String {
-    path.map_or_else(|| "(no home directory)".to_owned(), |p| p.display().to_string())
+    path.map_or_else(
+        || "(no home directory)".to_owned(),
+        |p| p.display().to_string(),
+    )
 }
 
 fn settle(
@@ -370,10 +373,7 @@ fn settle(
             format!("{} has no profile `{name}`", path.display()),
         ));
     } else {
-        passed.push((
-            cli_source,
-            format!("{} does not exist", shown(config_path)),
-        ));
+        passed.push((cli_source, format!("{} does not exist", shown(config_path))));
     }
 
     // 4. credentials.ini.
@@ -510,9 +510,8 @@ fn oidc_from_env(env: Env<'_>) -> Result<Option<Provider>, ConfigError> {
             token,
             sts: sts_endpoint(None, None, env)?,
         })),
-        (None, None, None) => Ok(None),
         // The GitHub variables alone are any GitHub job's: they set nothing up by themselves.
-        (None, None, Some(OidcToken::GitHub { .. })) => Ok(None),
+        (None, None, None | Some(OidcToken::GitHub { .. })) => Ok(None),
         _ => Err(ConfigError::PartialOidc {
             set: parts.iter().filter(|(_, s)| *s).map(|(n, _)| *n).collect(),
             missing: parts.iter().filter(|(_, s)| !*s).map(|(n, _)| *n).collect(),
@@ -644,7 +643,13 @@ mod tests {
         let env = env_of(&[(ENV_CLI_PROFILE_DISABLED, "true")]);
         let resolved = resolve(&Request::default(), &env, &files.paths).expect("ini");
         assert!(matches!(only(&resolved), Provider::Static(c) if c.access_key_id == "ini-id"));
-        assert!(resolved.chain.passed.iter().any(|(_, said)| said.contains("true")));
+        assert!(
+            resolved
+                .chain
+                .passed
+                .iter()
+                .any(|(_, said)| said.contains("true"))
+        );
     }
 
     #[test]
@@ -666,7 +671,12 @@ mod tests {
             matches!(&kinds[..], [Provider::EcsRole { role_name: Some(r), endpoint, imdsv1_disabled: false }, Provider::Uri(u)] if r == "box" && endpoint == "http://127.0.0.1:2" && u.ends_with("/c")),
             "{kinds:?}"
         );
-        assert_eq!(resolved.chain.passed.len(), 4, "{:?}", resolved.chain.passed);
+        assert_eq!(
+            resolved.chain.passed.len(),
+            4,
+            "{:?}",
+            resolved.chain.passed
+        );
         let env = env_of(&[(ENV_ECS_METADATA_DISABLED, "true")]);
         let error = resolve(&Request::default(), &env, &files.paths).expect_err("nothing");
         let text = error.to_string();
@@ -700,7 +710,9 @@ mod tests {
         let text = error.to_string();
         assert!(
             text.contains(&format!("{ENV_ROLE_ARN} set"))
-                && text.contains(&format!("{ENV_OIDC_PROVIDER_ARN}, {ENV_OIDC_TOKEN_FILE} not set")),
+                && text.contains(&format!(
+                    "{ENV_OIDC_PROVIDER_ARN}, {ENV_OIDC_TOKEN_FILE} not set"
+                )),
             "{text}"
         );
         // In a GitHub job, the token may come from the job: role and provider are enough.
@@ -775,7 +787,9 @@ mod tests {
             only(&get("oidc").expect("oidc")),
             Provider::Oidc { token: OidcToken::File(f), .. } if f.ends_with("token")
         ));
-        assert!(matches!(only(&get("uri").expect("uri")), Provider::Uri(u) if u.ends_with("/creds")));
+        assert!(
+            matches!(only(&get("uri").expect("uri")), Provider::Uri(u) if u.ends_with("/creds"))
+        );
         for (name, says) in [
             ("sso", "aliyun CLI"),
             ("ext", "CredentialsURI"),
@@ -820,7 +834,10 @@ mod tests {
         assert!(matches!(only(&resolved), Provider::EcsRole { .. }));
         let env = env_of(&[(ENV_PROFILE, "missing")]);
         let error = resolve(&Request::default(), &env, &files.paths).expect_err("missing");
-        assert!(matches!(error, ConfigError::ProfileNotFound { .. }), "{error}");
+        assert!(
+            matches!(error, ConfigError::ProfileNotFound { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -831,7 +848,8 @@ mod tests {
             "https://sts-vpc.cn-shanghai.aliyuncs.com"
         );
         assert!(sts_endpoint(Some("http://127.0.0.1:8080/".into()), None, &env).is_ok());
-        let error = sts_endpoint(Some("http://sts.example.com".into()), None, &env).expect_err("http");
+        let error =
+            sts_endpoint(Some("http://sts.example.com".into()), None, &env).expect_err("http");
         assert!(error.to_string().contains("https://"), "{error}");
         let env = env_of(&[(ENV_STS_ENDPOINT, "http://localhost:1")]);
         assert_eq!(

@@ -122,10 +122,12 @@ struct Issued {
 
 impl Issued {
     fn lease(self, obtained: jiff::Timestamp) -> Result<Lease, String> {
-        let expiration = self
-            .expiration
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| format!("the Expiration `{}` is not a UTC time: {e}", self.expiration))?;
+        let expiration = self.expiration.parse::<jiff::Timestamp>().map_err(|e| {
+            format!(
+                "the Expiration `{}` is not a UTC time: {e}",
+                self.expiration
+            )
+        })?;
         Ok(Lease {
             credentials: Credentials {
                 access_key_id: self.access_key_id,
@@ -228,10 +230,7 @@ fn role_params(action: &str, role: &RoleRequest) -> BTreeMap<String, String> {
         ("Action", action.to_owned()),
         ("Version", STS_VERSION.to_owned()),
         ("Format", "JSON".to_owned()),
-        (
-            "Timestamp",
-            crate::wire::time::request_timestamp_now(),
-        ),
+        ("Timestamp", crate::wire::time::request_timestamp_now()),
         ("RoleArn", role.arn.clone()),
         ("RoleSessionName", role.session_name.clone()),
         ("DurationSeconds", role.duration_seconds.to_string()),
@@ -349,12 +348,11 @@ async fn ecs_role(
         .send()
         .await
     {
-        Ok(response) if response.status().is_success() => Some(Secret::new(
-            response
-                .text()
-                .await
-                .map_err(|e| unreachable("the metadata service's token", &e))?,
-        )),
+        Ok(response) if response.status().is_success() => {
+            Some(Secret::new(response.text().await.map_err(|e| {
+                unreachable("the metadata service's token", &e)
+            })?))
+        }
         Ok(response) if imdsv1_disabled => {
             return Err(format!(
                 "the metadata service refused a session token (HTTP {}) and ALIBABA_CLOUD_IMDSV1_DISABLED=true forbids going on without one",
@@ -384,9 +382,10 @@ async fn ecs_role(
         request.send()
     };
     let base = "/latest/meta-data/ram/security-credentials/";
-    let role = match role_name {
-        Some(role) => role.to_owned(),
-        None => {
+    let role = if let Some(role) = role_name {
+        role.to_owned()
+    } else {
+        {
             let response = get(base.to_owned())
                 .await
                 .map_err(|e| unreachable("the metadata service", &e))?;
@@ -402,7 +401,10 @@ async fn ecs_role(
                 .map_err(|e| unreachable("the metadata service", &e))?;
             let role = text.lines().next().unwrap_or_default().trim().to_owned();
             if role.is_empty() {
-                return Err("the metadata service names no RAM role for this instance; hint: attach one".to_owned());
+                return Err(
+                    "the metadata service names no RAM role for this instance; hint: attach one"
+                        .to_owned(),
+                );
             }
             role
         }

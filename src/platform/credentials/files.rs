@@ -25,7 +25,9 @@ impl ConfigFile {
     }
 }
 
-/// One profile; unknown keys are ignored, as the CLI adds some of its own.
+/// One profile; unknown keys are ignored, as the CLI adds some of its own. Field names are the
+/// CLI's.
+#[allow(clippy::struct_field_names)]
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Profile {
@@ -49,7 +51,7 @@ struct Profile {
     credentials_uri: String,
 }
 
-fn file_error(path: &Path, reason: impl ToString) -> ConfigError {
+fn file_error(path: &Path, reason: &impl ToString) -> ConfigError {
     ConfigError::ProfileFile {
         path: path.to_owned(),
         reason: reason.to_string(),
@@ -57,12 +59,12 @@ fn file_error(path: &Path, reason: impl ToString) -> ConfigError {
 }
 
 pub(super) fn load_config(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
-    serde_json::from_str(&text).map_err(|e| file_error(path, e))
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, &e))?;
+    serde_json::from_str(&text).map_err(|e| file_error(path, &e))
 }
 
 pub(super) fn load_ini(path: &Path) -> Result<ini::Ini, ConfigError> {
-    ini::Ini::load_from_file(path).map_err(|e| file_error(path, e))
+    ini::Ini::load_from_file(path).map_err(|e| file_error(path, &e))
 }
 
 /// The profile names of both files, for "profiles there: …".
@@ -72,7 +74,10 @@ pub(super) fn available(config: Option<&Path>, ini_path: Option<&Path>) -> Strin
         .and_then(|p| load_config(p).ok())
         .map(|f| f.profiles.into_iter().map(|p| p.name).collect())
         .unwrap_or_default();
-    if let Some(file) = ini_path.filter(|p| p.exists()).and_then(|p| load_ini(p).ok()) {
+    if let Some(file) = ini_path
+        .filter(|p| p.exists())
+        .and_then(|p| load_ini(p).ok())
+    {
         names.extend(file.sections().flatten().map(|s| format!("[{s}]")));
     }
     if names.is_empty() {
@@ -276,8 +281,13 @@ pub(super) fn ini_provider(
             sts: sts()?,
         },
         other => {
-            let known: BTreeSet<&str> =
-                ["access_key", "ram_role_arn", "ecs_ram_role", "oidc_role_arn"].into();
+            let known: BTreeSet<&str> = [
+                "access_key",
+                "ram_role_arn",
+                "ecs_ram_role",
+                "oidc_role_arn",
+            ]
+            .into();
             return Err(ConfigError::ProfileValue {
                 source_name: shown,
                 field: "type",

@@ -23,7 +23,7 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CredentialError {
     /// Every candidate of the chain failed.
-    #[error("no credentials: {}", said.iter().map(|(source, what)| format!("\n  - {source}: {what}")).collect::<String>())]
+    #[error("no credentials: {}", listed(said))]
     NoneAnswered {
         /// What each source said, in chain order (those passed over first).
         said: Vec<(String, String)>,
@@ -51,6 +51,13 @@ impl CredentialError {
             }
         }
     }
+}
+
+fn listed(said: &[(String, String)]) -> String {
+    said.iter()
+        .map(|(source, what)| format!("\n  - {source}: {what}"))
+        .collect::<Vec<_>>()
+        .concat()
 }
 
 /// Which source won, for `-v` and reports.
@@ -89,7 +96,7 @@ impl fmt::Debug for CredentialSource {
 /// left, or 3 minutes (half the life of short-lived ones), whichever comes first.
 fn refresh_window(obtained: jiff::Timestamp, expiration: jiff::Timestamp) -> Duration {
     let life = life(obtained, expiration);
-    (life / REFRESH_SHARE).max(Duration::from_secs(180).min(life / 2))
+    (life / REFRESH_SHARE).max(Duration::from_mins(3).min(life / 2))
 }
 
 fn life(obtained: jiff::Timestamp, expiration: jiff::Timestamp) -> Duration {
@@ -188,7 +195,10 @@ impl CredentialSource {
     }
 
     fn http(&self) -> Result<&Http, String> {
-        self.http.get_or_init(Http::new).as_ref().map_err(Clone::clone)
+        self.http
+            .get_or_init(Http::new)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     async fn refresh(&self, state: &mut State) -> Result<Credentials, CredentialError> {
@@ -274,9 +284,9 @@ mod tests {
     #[test]
     fn refresh_windows_follow_the_life_of_the_credentials() {
         // An hour: a tenth of it (6 minutes) comes before 3 minutes.
-        assert_eq!(refresh_window(at(0), at(3600)), Duration::from_secs(360));
+        assert_eq!(refresh_window(at(0), at(3600)), Duration::from_mins(6));
         // 15 minutes: 3 minutes comes first.
-        assert_eq!(refresh_window(at(0), at(900)), Duration::from_secs(180));
+        assert_eq!(refresh_window(at(0), at(900)), Duration::from_mins(3));
         // Short-lived ones (tests): half their life.
         assert_eq!(refresh_window(at(0), at(6)), Duration::from_secs(3));
         assert_eq!(refresh_window(at(10), at(0)), Duration::ZERO);
