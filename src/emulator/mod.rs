@@ -301,6 +301,12 @@ impl Emulator {
         lock(&self.issued).revoke_all();
     }
 
+    /// Every secret its sign-in services handed out so far (for leak scans).
+    #[must_use]
+    pub fn issued_secrets(&self) -> Vec<Secret> {
+        lock(&self.issued).secrets()
+    }
+
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &Config {

@@ -158,6 +158,18 @@ impl Issued {
         self.keys.get(id).cloned()
     }
 
+    /// Every secret handed out: key secrets, security tokens, metadata session tokens.
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        let mut all: Vec<Secret> = self
+            .keys
+            .values()
+            .flat_map(|key| [Some(key.secret.clone()), key.security_token.clone()])
+            .flatten()
+            .collect();
+        all.extend(self.metadata_tokens.keys().map(|t| Secret::new(t.as_str())));
+        all
+    }
+
     /// Forgets every issued key: their next use is refused as an unknown AccessKey.
     pub(crate) fn revoke_all(&mut self) {
         self.keys.clear();

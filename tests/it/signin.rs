@@ -765,3 +765,112 @@ async fn credentials_lost_mid_apply_stop_it_and_the_next_run_finishes_it() {
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
 }
+
+/// Every file under `dir`, as text.
+fn files_under(dir: &Path) -> String {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_sign_in_secret_reaches_output_logs_or_files() {
+    let env = fleet_env(short_lived(2)).await;
+    let endpoint = env.running.endpoint();
+    let dir = workspace();
+    std::fs::write(dir.path().join("m/fleet.yaml"), big_fleet(300)).expect("write");
+    let token = token_file(
+        &env,
+        dir.path(),
+        "repo:org/fleet:ref:main",
+        Duration::from_hours(1),
+        0,
+    );
+    let jwt = std::fs::read_to_string(&token).expect("read");
+    const BEARER: &str = "github-bearer-secret-77";
+    write_profiles(
+        dir.path(),
+        &serde_json::json!({"current": "role", "profiles": [
+            {"name": "role", "mode": "RamRoleArn", "access_key_id": DEMO_ACCESS_KEY_ID,
+             "access_key_secret": DEMO_ACCESS_KEY_SECRET, "ram_role_arn": role()},
+            {"name": "bad-role", "mode": "RamRoleArn", "access_key_id": DEMO_ACCESS_KEY_ID,
+             "access_key_secret": DEMO_ACCESS_KEY_SECRET, "ram_role_arn": StsConfig::role_arn("nobody")}]})
+        .to_string(),
+    );
+    let metadata = [
+        ("IOTPLAN_ECS_METADATA_ENDPOINT", endpoint.clone()),
+        ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false".to_owned()),
+        ("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true".to_owned()),
+    ];
+    let github = vec![
+        ("ALIBABA_CLOUD_ROLE_ARN", role()),
+        (
+            "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+            env.running.emulator.config().sts.provider_arn(),
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{endpoint}/_emulator/oidc/token"),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER.to_owned()),
+    ];
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let runs: Vec<(Vec<(&str, String)>, Vec<&str>)> = vec![
+        (
+            oidc_env(&env, &token),
+            vec!["plan", "m", "-vv", "--out", "plan.json"],
+        ),
+        (
+            oidc_env(&env, &token),
+            vec![
+                "apply",
+                "--plan",
+                "plan.json",
+                "-vv",
+                "--format",
+                "json",
+                "--journal-dir",
+                "journal",
+                "--secrets-out",
+                "out/secrets.json",
+            ],
+        ),
+        (Vec::new(), vec!["plan", "m", "-vv", "--profile", "role"]),
+        (
+            Vec::new(),
+            vec!["plan", "m", "-vv", "--profile", "bad-role"],
+        ),
+        (
+            metadata.to_vec(),
+            vec!["plan", "m", "-vv", "--format", "json"],
+        ),
+        (github.clone(), vec!["plan", "m", "-vv"]),
+        (github, vec!["plan", "m", "-vv", "--endpoint", &closed]),
+    ];
+    let mut printed = String::new();
+    for (vars, args) in &runs {
+        let output = signin(&env, dir.path(), vars, args).await;
+        printed.push_str(&text(&output.stdout));
+        printed.push_str(&text(&output.stderr));
+    }
+    assert!(
+        printed.contains("credentials renewed") || printed.contains("AssumeRoleWithOIDC"),
+        "the runs signed in: {printed}"
+    );
+    // Files iotplan wrote, except the DeviceSecrets file (its purpose) and the inputs.
+    let written = files_under(&dir.path().join("journal"))
+        + &std::fs::read_to_string(dir.path().join("plan.json")).expect("plan");
+    let issued = env.running.emulator.issued_secrets();
+    assert!(issued.len() > 6, "{}", issued.len());
+    for secret in issued.iter().map(|s| s.expose().to_owned()).chain([
+        jwt.trim().to_owned(),
+        BEARER.to_owned(),
+        DEMO_ACCESS_KEY_SECRET.to_owned(),
+    ]) {
+        assert!(!printed.contains(&secret), "a secret was printed: {secret}");
+        assert!(!written.contains(&secret), "a secret was written: {secret}");
+    }
+}
