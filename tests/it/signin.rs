@@ -766,6 +766,12 @@ async fn credentials_lost_mid_apply_stop_it_and_the_next_run_finishes_it() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
 }
 
+/// The bearer token a GitHub job would hold.
+const GITHUB_BEARER: &str = "github-bearer-secret-77";
+
+/// One run: its environment and its arguments.
+type Run<'a> = (Vec<(&'a str, String)>, Vec<&'a str>);
+
 /// Every file under `dir`, as text.
 fn files_under(dir: &Path) -> String {
     walkdir::WalkDir::new(dir)
@@ -790,7 +796,6 @@ async fn no_sign_in_secret_reaches_output_logs_or_files() {
         0,
     );
     let jwt = std::fs::read_to_string(&token).expect("read");
-    const BEARER: &str = "github-bearer-secret-77";
     write_profiles(
         dir.path(),
         &serde_json::json!({"current": "role", "profiles": [
@@ -815,10 +820,10 @@ async fn no_sign_in_secret_reaches_output_logs_or_files() {
             "ACTIONS_ID_TOKEN_REQUEST_URL",
             format!("{endpoint}/_emulator/oidc/token"),
         ),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER.to_owned()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GITHUB_BEARER.to_owned()),
     ];
     let closed = format!("http://127.0.0.1:{}", closed_port());
-    let runs: Vec<(Vec<(&str, String)>, Vec<&str>)> = vec![
+    let runs: Vec<Run<'_>> = vec![
         (
             oidc_env(&env, &token),
             vec!["plan", "m", "-vv", "--out", "plan.json"],
@@ -867,7 +872,7 @@ async fn no_sign_in_secret_reaches_output_logs_or_files() {
     assert!(issued.len() > 6, "{}", issued.len());
     for secret in issued.iter().map(|s| s.expose().to_owned()).chain([
         jwt.trim().to_owned(),
-        BEARER.to_owned(),
+        GITHUB_BEARER.to_owned(),
         DEMO_ACCESS_KEY_SECRET.to_owned(),
     ]) {
         assert!(!printed.contains(&secret), "a secret was printed: {secret}");
