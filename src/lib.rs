@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod drift;
 pub mod emulator;
 pub mod exit;
 pub mod export;

@@ -4,6 +4,7 @@ mod apply;
 mod demo;
 mod devices;
 mod docs;
+mod drift;
 mod emulator;
 mod export;
 mod plan;
@@ -136,6 +137,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Carry out a plan: register, change and delete devices.
     Apply(apply::ApplyArgs),
+    /// Report what changed on the platform outside the manifests (read-only; exit 2 on drift).
+    Drift(drift::DriftArgs),
     /// Render a saved plan without calling the platform.
     Show(show::ShowArgs),
     /// Fetch DeviceSecrets of existing devices into a secrets file.
@@ -155,6 +158,7 @@ impl Command {
         match self {
             Command::Plan(args) => args.format == plan::PlanFormat::Json,
             Command::Show(args) => args.format == plan::PlanFormat::Json,
+            Command::Drift(args) => args.format == drift::DriftFormat::Json,
             Command::Apply(args) => args.format == apply::ReportFormat::Json,
             Command::Devices(args) => args.format == apply::ReportFormat::Json,
             Command::Secrets(args) => args.format == apply::ReportFormat::Json,
@@ -273,6 +277,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Plan(args) => plan::run(args, &cli.global, &printer).await,
         Command::Apply(args) => apply::run(args, &cli.global, &printer).await,
         Command::Show(args) => show::run(&args, &printer),
+        Command::Drift(args) => drift::run(args, &cli.global, &printer).await,
     }
 }
 

@@ -3,6 +3,7 @@
 mod catalogue;
 mod cli;
 mod docs;
+mod drift;
 mod edges;
 mod export;
 mod hardening;
