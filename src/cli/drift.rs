@@ -128,6 +128,14 @@ pub(super) async fn run(
                 );
                 products.push(drift::product_drift(spec, &plan, caveat, &rules));
             }
+            // Signing in is not a product's problem: nothing could be read.
+            Err(errors)
+                if errors
+                    .iter()
+                    .any(|e| matches!(e.source, PlatformError::Credentials(_))) =>
+            {
+                return Err(live::ReadErrors(errors).into());
+            }
             Err(errors) => skipped.extend(errors.into_iter().map(|error| Skipped {
                 product_key: error.product_key,
                 reason: match error.source.hint() {

@@ -10,6 +10,7 @@ import re
 import shutil
 import stat
 import subprocess
+import urllib.request
 
 import pytest
 import yaml
@@ -18,13 +19,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = os.environ.get("IOTPLAN_BIN", str(ROOT / "target" / "debug" / "iotplan"))
 EXAMPLES = ROOT / "examples"
 GITHUB = EXAMPLES / ".github" / "workflows" / "iotplan.yml"
+GITHUB_DRIFT = EXAMPLES / ".github" / "workflows" / "iotplan-drift.yml"
 GITLAB = EXAMPLES / ".gitlab-ci.yml"
 VENV_BIN = pathlib.Path(os.sys.executable).parent
 LINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}"
 
 
 def test_pipelines_and_manifests_are_lint_clean():
-    files = [GITHUB, GITLAB, *sorted((EXAMPLES / "products").glob("*.yaml"))]
+    files = [GITHUB, GITHUB_DRIFT, GITLAB, *sorted((EXAMPLES / "products").glob("*.yaml"))]
     result = subprocess.run(
         [VENV_BIN / "yamllint", "--strict", "-d", LINT_CONFIG, *files],
         capture_output=True, text=True,
@@ -32,7 +34,11 @@ def test_pipelines_and_manifests_are_lint_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("path,schema", [(GITHUB, "vendor.github-workflows"), (GITLAB, "vendor.gitlab-ci")])
+@pytest.mark.parametrize("path,schema", [
+    (GITHUB, "vendor.github-workflows"),
+    (GITHUB_DRIFT, "vendor.github-workflows"),
+    (GITLAB, "vendor.gitlab-ci"),
+])
 def test_pipelines_match_their_ci_schema(path, schema):
     result = subprocess.run(
         [VENV_BIN / "check-jsonschema", "--builtin-schema", schema, path],
@@ -80,8 +86,8 @@ def fake_iotplan(tmp_path, code):
     return script
 
 
-def github_step(name):
-    workflow = yaml.safe_load(GITHUB.read_text())
+def github_step(name, path=GITHUB):
+    workflow = yaml.safe_load(path.read_text())
     for job in workflow["jobs"].values():
         for step in job["steps"]:
             if step.get("name") == name:
@@ -109,9 +115,29 @@ def base_env(path, endpoint, tmp_path):
     }
 
 
+ROLE = "acs:ram::1234567890123456:role/iotplan-deployer"
+PROVIDER = "acs:ram::1234567890123456:oidc-provider/iotplan-emulator"
+
+
+def github_oidc_env(path, endpoint, tmp_path):
+    """The workflows' first choice: no AccessKey; iotplan asks the job for its OIDC token (here the
+    emulator's GitHub-shaped token endpoint) and exchanges it with STS (the emulator's)."""
+    env = base_env(path, endpoint, tmp_path)
+    del env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+    env.update({
+        "ALIBABA_CLOUD_ROLE_ARN": ROLE,
+        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": PROVIDER,
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"{endpoint}/_emulator/oidc/token?subject=repo:org/fleet:ref:refs/heads/main",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "job-request-token",
+        "ALIBABA_CLOUD_STS_ENDPOINT": endpoint,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    })
+    return env
+
+
 def test_github_plan_then_apply_of_the_saved_plan(tmp_path, emulator):
     repo, path = repo_with(tmp_path, BIN)
-    env = base_env(path, emulator, tmp_path)
+    env = github_oidc_env(path, emulator, tmp_path)
 
     validate = run_bash(github_step("Validate"), repo, env)
     assert validate.returncode == 0, validate.stderr
@@ -131,7 +157,7 @@ def test_github_plan_then_apply_of_the_saved_plan(tmp_path, emulator):
     assert len(secrets) == 253
     log = plan.stdout + plan.stderr + apply.stdout + apply.stderr
     assert not any(entry["device_secret"] in log for entry in secrets)
-    assert "iotplan-demo-secret" not in log
+    assert "iotplan-demo-secret" not in log and "job-request-token" not in log
 
     # Planning again: no changes, so the step records changes=false and still succeeds.
     (tmp_path / "github-output").write_text("")
@@ -175,3 +201,84 @@ def test_secrets_are_only_ever_written_encrypted():
         assert "--secrets-out" in text and "age --encrypt" in text and "shred --remove" in text
         assert not re.search(r"\bcat\b[^\n]*device-secrets", text)
         assert "apply --plan plan.json" in text
+
+
+def fake_gh(tmp_path, open_issue):
+    """A `gh` that records its arguments and answers `issue list` with `open_issue`."""
+    script = tmp_path / "gh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"echo \"$*\" >> {tmp_path}/gh.log\n"
+        f"if [ \"$1 $2\" = 'issue list' ]; then echo '{open_issue}'; fi\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def drift_then_issue(repo, path, env, tmp_path, open_issue):
+    (tmp_path / "github-output").write_text("")
+    drift = run_bash(github_step("Drift", GITHUB_DRIFT), repo, env)
+    code = re.search(r"code=(\d)", (tmp_path / "github-output").read_text()).group(1)
+    (tmp_path / "bin" / "gh").unlink(missing_ok=True)
+    (tmp_path / "bin" / "gh").symlink_to(fake_gh(tmp_path, open_issue))
+    (tmp_path / "gh.log").write_text("")
+    issue = run_bash(github_step("Open, update or close the drift issue", GITHUB_DRIFT), repo, {**env, "CODE": code})
+    return drift, code, issue, (tmp_path / "gh.log").read_text()
+
+
+def test_github_drift_opens_updates_and_closes_one_issue(tmp_path, emulator):
+    repo, path = repo_with(tmp_path, BIN)
+    env = github_oidc_env(path, emulator, tmp_path)
+    # Nothing applied yet: every declared device is missing.
+    drift, code, issue, gh = drift_then_issue(repo, path, env, tmp_path, "")
+    assert drift.returncode == 0 and code == "2", drift.stderr
+    assert (repo / "drift.md").read_text().startswith("<!-- iotplan-drift -->\n### iotplan drift: drift found")
+    assert issue.returncode == 0, issue.stderr
+    assert gh.splitlines()[-1].startswith("issue create --title iotplan: drift") and "--body-file drift.md" in gh
+    # Still drifting, the issue is open: it is updated.
+    _, code, issue, gh = drift_then_issue(repo, path, env, tmp_path, "12")
+    assert code == "2" and gh.splitlines()[-1] == "issue edit 12 --body-file drift.md", gh
+    # Applied: in sync, and the open issue is closed.
+    applied = run_bash('iotplan apply "$MANIFESTS" --auto-approve', repo, env)
+    assert applied.returncode == 0, applied.stderr
+    _, code, issue, gh = drift_then_issue(repo, path, env, tmp_path, "12")
+    assert code == "0" and gh.splitlines()[-1].startswith("issue close 12"), gh
+    # In sync with no open issue: nothing to do.
+    _, code, issue, gh = drift_then_issue(repo, path, env, tmp_path, "")
+    assert code == "0" and gh.splitlines() == ["issue list --state open --search iotplan-drift in:body --json number,body --jq "
+                                              '[.[] | select(.body | startswith("<!-- iotplan-drift -->"))][0].number // empty'], gh
+
+
+def test_github_drift_fails_when_it_cannot_sign_in(tmp_path, emulator):
+    repo, path = repo_with(tmp_path, BIN)
+    env = github_oidc_env(path, emulator, tmp_path)
+    env["ALIBABA_CLOUD_ROLE_ARN"] = "acs:ram::1234567890123456:role/nobody"
+    drift = run_bash(github_step("Drift", GITHUB_DRIFT), repo, env)
+    assert drift.returncode == 1
+    assert "EntityNotExist.Role" in drift.stderr
+
+
+def test_gitlab_drift_reads_the_job_id_token(tmp_path, emulator):
+    repo, path = repo_with(tmp_path, BIN)
+    env = base_env(path, emulator, tmp_path)
+    del env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+    request = urllib.request.Request(f"{emulator}/_emulator/oidc/token?subject=project_path:org/fleet:ref_type:branch:ref:main",
+                                     headers={"Authorization": "Bearer runner"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        id_token = json.load(answer)["value"]
+    env.update({
+        "IOTPLAN_OIDC_TOKEN": id_token,
+        "CI_BUILDS_DIR": str(tmp_path),
+        "ALIBABA_CLOUD_ROLE_ARN": ROLE,
+        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": PROVIDER,
+        "ALIBABA_CLOUD_STS_ENDPOINT": emulator,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    })
+    config = yaml.safe_load(GITLAB.read_text())
+    token_step = config["default"]["before_script"][-1]
+    drift_step = config["iotplan:drift"]["script"][0]
+    result = run_bash(token_step + "\n" + drift_step, repo, env)
+    assert result.returncode == 0, result.stderr
+    assert (repo / "drift.code").read_text().strip() == "2"
+    assert (repo / "drift.md").read_text().startswith("<!-- iotplan-drift -->")
+    assert id_token not in result.stdout + result.stderr
