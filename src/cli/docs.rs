@@ -46,21 +46,32 @@ pub(super) fn completions(args: &CompletionsArgs, printer: &Printer) -> ExitStat
 /// ENVIRONMENT, EXIT STATUS and FILES, which clap does not generate, in roff.
 fn extra_sections() -> String {
     let exit_status = [
-        ("0", "success; with --detailed-exitcode, no changes"),
+        (
+            "0",
+            "success; with --detailed-exitcode, no changes; drift: in sync",
+        ),
         (
             "1",
             "error: invalid manifests, refused apply, stale plan, any failed change",
         ),
         (
             "2",
-            "plan --detailed-exitcode: there are changes; or a command line that is refused",
+            "plan --detailed-exitcode: there are changes; drift: drift found; or a command line that is refused",
         ),
         ("130", "apply stopped at once by a second Ctrl-C"),
     ];
     let files = [
         (
             "~/.aliyun/config.json",
-            "aliyun CLI profiles (modes AK and StsToken)",
+            "aliyun CLI profiles (read, never written)",
+        ),
+        (
+            "~/.alibabacloud/credentials.ini",
+            "credential sections (ALIBABA_CLOUD_CREDENTIALS_FILE)",
+        ),
+        (
+            ".iotplan-drift-ignore",
+            "drift ignore rules, one per line (drift --ignore-file)",
         ),
         (
             ".iotplan/journal/PRODUCTKEY.json",

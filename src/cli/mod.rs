@@ -39,8 +39,52 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "STS security token for temporary credentials; never printed",
     ),
     (
+        credentials::ENV_ROLE_ARN,
+        "RAM role to assume with OIDC (with the next two; second in the chain)",
+    ),
+    (
+        credentials::ENV_OIDC_PROVIDER_ARN,
+        "OIDC provider ARN of that role's trust",
+    ),
+    (
+        credentials::ENV_OIDC_TOKEN_FILE,
+        "file holding the OIDC token (read again at every renewal)",
+    ),
+    (
         credentials::ENV_PROFILE,
-        "aliyun CLI profile in ~/.aliyun/config.json (as --profile)",
+        "aliyun CLI profile or credentials.ini section (as --profile, but in chain order)",
+    ),
+    (
+        credentials::ENV_CLI_PROFILE_DISABLED,
+        "true: skip ~/.aliyun/config.json",
+    ),
+    (
+        credentials::ENV_CREDENTIALS_FILE,
+        "credentials.ini path (default ~/.alibabacloud/credentials.ini)",
+    ),
+    (
+        credentials::ENV_ECS_METADATA,
+        "ECS instance RAM role name (else asked of the metadata service)",
+    ),
+    (
+        credentials::ENV_ECS_METADATA_DISABLED,
+        "true: skip the ECS instance metadata service",
+    ),
+    (
+        credentials::ENV_IMDSV1_DISABLED,
+        "true: never use the metadata service without its session token",
+    ),
+    (
+        credentials::ENV_CREDENTIALS_URI,
+        "URL answering temporary credentials (last in the chain)",
+    ),
+    (
+        credentials::ENV_STS_ENDPOINT,
+        "STS endpoint (default sts.aliyuncs.com; http:// only to this machine)",
+    ),
+    (
+        credentials::ENV_ROLE_SESSION_NAME,
+        "role session name when a profile names none",
     ),
     (
         credentials::ENV_REGION,
@@ -49,6 +93,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     (
         ENV_ENDPOINT,
         "API endpoint override, e.g. http://127.0.0.1:8080 (as --endpoint)",
+    ),
+    (
+        credentials::ENV_ECS_METADATA_ENDPOINT,
+        "metadata service address (default http://100.100.100.200; an emulator's in tests)",
     ),
     (
         ENV_MAX_ATTEMPTS,
@@ -61,20 +109,25 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
 ];
 
-const ENVIRONMENT_HELP: &str = "Environment:
-  ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET   AccessKey pair
-  ALIBABA_CLOUD_SECURITY_TOKEN   STS token (temporary credentials)
-  ALIBABA_CLOUD_PROFILE          aliyun CLI profile (as --profile)
-  ALIBABA_CLOUD_REGION_ID        region (as --region)
-  IOTPLAN_ENDPOINT               endpoint override (as --endpoint)
-  IOTPLAN_MAX_ATTEMPTS           most tries of one call (as --max-attempts)
-  NO_COLOR, RUST_LOG             no color; log filter
-
-Exit status: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes (--detailed-exitcode) or a refused command line, 130 apply stopped at once by a second Ctrl-C.";
+/// `iotplan --help`'s closing text: the environment, from [`ENVIRONMENT`], and the exit status.
+fn environment_help() -> String {
+    use std::fmt::Write as _;
+    let width = ENVIRONMENT
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut help = String::from("Environment:\n");
+    for (name, meaning) in ENVIRONMENT {
+        let _ = writeln!(help, "  {name:width$}  {meaning}");
+    }
+    help.push_str("\nExit status: 0 success (with --detailed-exitcode: no changes; drift: in sync), 1 error, 2 changes (--detailed-exitcode), drift found, or a refused command line, 130 apply stopped at once by a second Ctrl-C.");
+    help
+}
 
 /// Declarative provisioning of Alibaba Cloud IoT Platform devices.
 #[derive(Debug, Parser)]
-#[command(name = "iotplan", version, about, propagate_version = true, after_long_help = ENVIRONMENT_HELP)]
+#[command(name = "iotplan", version, about, propagate_version = true, after_long_help = environment_help())]
 pub struct Cli {
     /// Options every command shares.
     #[command(flatten)]
@@ -91,7 +144,8 @@ pub struct GlobalArgs {
     /// Region, e.g. cn-shanghai (else ALIBABA_CLOUD_REGION_ID, the manifest, or the profile).
     #[arg(long, global = true, env = credentials::ENV_REGION, value_parser = parse_region)]
     pub region: Option<String>,
-    /// aliyun CLI profile from ~/.aliyun/config.json (modes AK and StsToken).
+    /// Profile to sign in with: an aliyun CLI profile (~/.aliyun/config.json, any mode but
+    /// CloudSSO, OAuth and External), else a credentials.ini section; overrides the chain.
     #[arg(long, global = true, env = credentials::ENV_PROFILE)]
     pub profile: Option<String>,
     /// API endpoint, e.g. http://127.0.0.1:8080 for a local emulator (default https://iot.REGION.aliyuncs.com).
