@@ -296,9 +296,9 @@ impl Emulator {
         self.fail_rate.store(rate.to_bits(), Ordering::Relaxed);
     }
 
-    /// Revokes every STS key handed out so far (their next use is refused).
+    /// Revokes every STS key handed out so far: their next use is refused as expired.
     pub fn revoke_credentials(&self) {
-        lock(&self.issued).revoke_all();
+        lock(&self.issued).revoke_all(now_ms());
     }
 
     /// Every secret its sign-in services handed out so far (for leak scans).

@@ -170,9 +170,11 @@ impl Issued {
         all
     }
 
-    /// Forgets every issued key: their next use is refused as an unknown AccessKey.
-    pub(crate) fn revoke_all(&mut self) {
-        self.keys.clear();
+    /// Ends every issued key now: their next use is refused with `InvalidSecurityToken.Expired`.
+    pub(crate) fn revoke_all(&mut self, now_ms: i64) {
+        for key in self.keys.values_mut() {
+            key.expires_ms = Some(now_ms);
+        }
     }
 
     fn issue(&mut self, lifetime: Duration, now_ms: i64) -> (AccessKey, String) {

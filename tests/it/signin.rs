@@ -879,3 +879,66 @@ async fn no_sign_in_secret_reaches_output_logs_or_files() {
         assert!(!written.contains(&secret), "a secret was written: {secret}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_refused_early_are_renewed_once_and_the_call_repeated() {
+    use iotplan::platform::credentials::{Chain, CredentialSource, Paths, Request, resolve};
+    use iotplan::platform::{Client, ClientConfig};
+    use iotplan::wire::ops::QueryProduct;
+    let env = fleet_env(fast()).await;
+    let dir = workspace();
+    let token = token_file(
+        &env,
+        dir.path(),
+        "repo:org/fleet:ref:main",
+        Duration::from_hours(1),
+        0,
+    );
+    let endpoint = env.running.endpoint();
+    let vars = oidc_env(&env, &token);
+    let lookup = |key: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| (key == "ALIBABA_CLOUD_STS_ENDPOINT").then(|| endpoint.clone()))
+    };
+    let chain: Chain = resolve(&Request::default(), &lookup, &Paths::default())
+        .expect("resolves")
+        .chain;
+    let source = std::sync::Arc::new(CredentialSource::new(chain));
+    let client = Client::new(ClientConfig::with_source(&endpoint, source)).expect("client");
+    let query = QueryProduct {
+        product_key: PRODUCT.to_owned(),
+    };
+    client.call(&query).await.expect("first call");
+    let first = client.signed_in().expect("signed in");
+    assert!(
+        first.source.starts_with("OIDC from the environment"),
+        "{first:?}"
+    );
+    // The keys are revoked behind the client's back, long before their expiry.
+    env.running.emulator.revoke_credentials();
+    client.call(&query).await.expect("renewed and repeated");
+    let log = env.running.emulator.requests();
+    let codes: Vec<(&str, Option<&str>)> = log
+        .iter()
+        .map(|r| (r.action.as_str(), r.code.as_deref()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("AssumeRoleWithOIDC", None),
+            ("QueryProduct", None),
+            ("QueryProduct", Some("InvalidSecurityToken.Expired")),
+            ("AssumeRoleWithOIDC", None),
+            ("QueryProduct", None),
+        ]
+    );
+    // With the token file gone, the refusal cannot be cured: the error says why, once.
+    env.running.emulator.revoke_credentials();
+    std::fs::remove_file(&token).expect("remove");
+    let error = client.call(&query).await.expect_err("no renewal");
+    let text = error.to_string();
+    assert!(error.is_credentials(), "{text}");
+    assert!(text.contains("cannot read the OIDC token file"), "{text}");
+}

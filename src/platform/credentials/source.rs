@@ -182,7 +182,7 @@ impl CredentialSource {
                 return Ok(lease.credentials.clone());
             }
         }
-        self.refresh(&mut state).await
+        self.refresh(&mut state, false).await
     }
 
     /// New credentials now, whatever the current ones' expiry: the platform refused them.
@@ -191,7 +191,7 @@ impl CredentialSource {
     /// When the source cannot give new ones.
     pub async fn renew(&self) -> Result<Credentials, CredentialError> {
         let mut state = self.state.lock().await;
-        self.refresh(&mut state).await
+        self.refresh(&mut state, true).await
     }
 
     fn http(&self) -> Result<&Http, String> {
@@ -201,7 +201,13 @@ impl CredentialSource {
             .map_err(Clone::clone)
     }
 
-    async fn refresh(&self, state: &mut State) -> Result<Credentials, CredentialError> {
+    /// Fetches again from the winning source (or tries the chain). When that fails, credentials
+    /// that have not expired are used meanwhile, unless `refused`: the platform turned them away.
+    async fn refresh(
+        &self,
+        state: &mut State,
+        refused: bool,
+    ) -> Result<Credentials, CredentialError> {
         let http = self.http().map_err(|reason| CredentialError::Renewal {
             origin: "iotplan".to_owned(),
             reason,
@@ -213,7 +219,7 @@ impl CredentialSource {
                 Err(reason) => {
                     // Credentials that still work are used until they expire; the next call tries
                     // the refresh again.
-                    if let Some(lease) = &state.lease
+                    if let Some(lease) = state.lease.as_ref().filter(|_| !refused)
                         && lease
                             .expiration
                             .is_some_and(|expiration| remaining(expiration) > EXPIRY_MARGIN)
