@@ -81,6 +81,10 @@ pub struct EmulatorArgs {
     /// The metadata service refuses session tokens, as an instance without hardened mode does.
     #[arg(long, help_heading = "Sign-in services")]
     pub imdsv1_only: bool,
+    /// BatchGetDeviceState leaves unknown names out instead of failing the call with
+    /// iot.device.NotExistedDevice (the platform's behaviour is not documented).
+    #[arg(long)]
+    pub state_omits_unknown: bool,
 }
 
 fn parse_served_region(value: &str) -> Result<String, String> {
@@ -168,6 +172,7 @@ pub(super) async fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result
             args.serve_regions.clone()
         },
         sts: sts_config(&args),
+        state_omits_unknown: args.state_omits_unknown,
     };
     let config_regions = config.regions.clone();
     let emulator_roles = config.sts.roles.clone();

@@ -40,6 +40,8 @@ pub(crate) struct Context<'a> {
     pub apply_delay_ms: i64,
     /// The region this emulator answers for.
     pub region: &'a str,
+    /// BatchGetDeviceState leaves unknown names out instead of failing the call.
+    pub state_omits_unknown: bool,
 }
 
 /// Whether a handler changed the store (so the state file must be written).
@@ -774,7 +776,11 @@ fn batch_get_device_state(
     }
     let mut states = Vec::new();
     for device in &refs {
-        let (product_key, name) = find_device(store, ctx, device)?;
+        let (product_key, name) = match find_device(store, ctx, device) {
+            Ok(found) => found,
+            Err(_) if ctx.state_omits_unknown => continue,
+            Err(error) => return Err(error),
+        };
         let device = &store.devices[&product_key].by_name[&name];
         states.push(DeviceState {
             iot_id: device.iot_id.clone(),

@@ -115,6 +115,10 @@ pub struct Config {
     pub client_timeout: Duration,
     /// STS, the test OIDC issuer and the instance metadata service.
     pub sts: sts::StsConfig,
+    /// BatchGetDeviceState leaves unknown names out of its answer instead of failing the whole
+    /// call with `iot.device.NotExistedDevice` (which of the two the platform does is not
+    /// documented; iotplan must plan the same under either).
+    pub state_omits_unknown: bool,
 }
 
 impl Default for Config {
@@ -135,6 +139,7 @@ impl Default for Config {
             regions: vec![DEFAULT_REGION.to_owned()],
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             sts: sts::StsConfig::default(),
+            state_omits_unknown: false,
         }
     }
 }
@@ -884,6 +889,7 @@ async fn gateway(
                 .regions
                 .first()
                 .map_or(DEFAULT_REGION, String::as_str),
+            state_omits_unknown: emulator.config.state_omits_unknown,
         };
         let result = handlers::dispatch(action, &mut store, &ctx, params);
         if advanced || result.as_ref().is_ok_and(|a| a.changed) {

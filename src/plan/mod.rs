@@ -169,22 +169,41 @@ impl Plan {
     }
 }
 
-/// SHA-256 over a product's live state (names, nickname, enabled, tags where read).
+/// SHA-256 over exactly what the plan compares of a product's live state, so that it does not
+/// depend on which read answered for a device: of each declared device, whether it exists, its
+/// IotId and enabled, its nickname if the manifest declares one, and its managed tags if the
+/// manifest declares tags; with prune on, of each other device its name, IotId and protection.
 #[must_use]
-pub fn live_fingerprint(live: &LiveProduct) -> String {
+pub fn live_fingerprint(desired: &ProductSpec, live: &LiveProduct) -> String {
     let mut hasher = Sha256::new();
     for (name, device) in &live.devices {
+        let declared = desired.devices.get(name);
+        if declared.is_none() && !desired.prune {
+            continue;
+        }
         hasher.update(name.as_bytes());
         hasher.update([0]);
-        hasher.update(device.nickname.as_deref().unwrap_or("").as_bytes());
-        hasher.update([0, u8::from(device.enabled)]);
-        if let Some(tags) = &device.tags {
-            for (key, value) in tags.iter() {
-                hasher.update(key.as_bytes());
-                hasher.update([1]);
-                hasher.update(value.as_bytes());
-                hasher.update([2]);
+        hasher.update(device.iot_id.as_bytes());
+        hasher.update([0]);
+        match declared {
+            Some(spec) => {
+                hasher.update([u8::from(device.enabled)]);
+                if spec.nickname.is_some() {
+                    hasher.update(device.nickname.as_deref().unwrap_or("").as_bytes());
+                }
+                hasher.update([0]);
+                if spec.tags.is_some()
+                    && let Some(tags) = &device.tags
+                {
+                    for (key, value) in tags.iter().filter(|(key, _)| is_managed_tag(key)) {
+                        hasher.update(key.as_bytes());
+                        hasher.update([1]);
+                        hasher.update(value.as_bytes());
+                        hasher.update([2]);
+                    }
+                }
             }
+            None => hasher.update([u8::from(is_protected(device))]),
         }
         hasher.update([3]);
     }
@@ -244,7 +263,7 @@ pub fn diff(desired: &ProductSpec, live: &LiveProduct) -> ProductPlan {
         prune: desired.prune,
         live_devices: live.devices.len(),
         read_by_name: live.by_name,
-        live_fingerprint: live_fingerprint(live),
+        live_fingerprint: live_fingerprint(desired, live),
         register: Vec::new(),
         update: Vec::new(),
         delete: Vec::new(),

@@ -180,7 +180,26 @@ fn prune_spares_protected_devices_and_is_off_by_default() {
 }
 
 #[test]
-fn fingerprints_change_with_the_live_state() {
+fn fingerprints_change_with_what_the_plan_compares_only() {
+    let spec = |nickname: Option<&str>| ProductSpec {
+        product_key: "a1Print".into(),
+        region: None,
+        instance: None,
+        prune: false,
+        devices: BTreeMap::from([(
+            "a-0001".to_owned(),
+            DeviceSpec {
+                nickname: nickname.map(Into::into),
+                enabled: true,
+                tags: None,
+                origin: crate::model::Origin {
+                    file: "m.yaml".into(),
+                    line: 1,
+                    column: 1,
+                },
+            },
+        )]),
+    };
     let mut live = LiveProduct::default();
     live.devices.insert(
         "a-0001".into(),
@@ -191,7 +210,31 @@ fn fingerprints_change_with_the_live_state() {
             tags: None,
         },
     );
-    let before = live_fingerprint(&live);
+    let managed = spec(Some("Lamp"));
+    let unmanaged = spec(None);
+    let before = (
+        live_fingerprint(&managed, &live),
+        live_fingerprint(&unmanaged, &live),
+    );
     live.devices.get_mut("a-0001").expect("device").nickname = Some("Renamed".into());
-    assert_ne!(before, live_fingerprint(&live));
+    // A nickname the manifest does not manage is not compared (a read that gives no nicknames
+    // makes the same fingerprint), one it manages is.
+    assert_ne!(before.0, live_fingerprint(&managed, &live));
+    assert_eq!(before.1, live_fingerprint(&unmanaged, &live));
+    // An undeclared device counts only with prune on.
+    live.devices.insert(
+        "stray-1".into(),
+        LiveDevice {
+            iot_id: "j".into(),
+            nickname: None,
+            enabled: true,
+            tags: None,
+        },
+    );
+    assert_eq!(before.1, live_fingerprint(&unmanaged, &live));
+    let pruned = ProductSpec {
+        prune: true,
+        ..unmanaged
+    };
+    assert_ne!(before.1, live_fingerprint(&pruned, &live));
 }

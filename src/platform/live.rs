@@ -13,21 +13,17 @@ use crate::model::{
 };
 use crate::wire::codes;
 use crate::wire::ops::{
-    BatchQueryDeviceDetail, DeviceRef, QueryDevice, QueryDeviceBySql, QueryDeviceByTags,
-    QueryDeviceByTagsResponse, QueryDeviceProp, QueryProduct, SqlDevice, TagFilter,
+    DeviceRef, QueryDevice, QueryDeviceBySql, QueryDeviceByTags, QueryDeviceByTagsResponse,
+    QueryDeviceProp, QueryProduct, SqlDevice, TagFilter,
 };
-use crate::wire::{MAX_DETAIL_NAMES, MAX_PAGE_SIZE, MAX_SQL_OFFSET, MAX_SQL_ROWS};
+use crate::wire::{MAX_PAGE_SIZE, MAX_SQL_OFFSET, MAX_SQL_ROWS};
 
 /// How many tag reads run at once (the limiter still paces them at the quota).
 const TAG_READS_IN_FLIGHT: usize = 64;
 
-/// How many BatchQueryDeviceDetail calls run at once: at its 5 QPS a few are enough, and each
-/// answer in flight holds 100 devices' full details.
-const DETAIL_READS_IN_FLIGHT: usize = 8;
-
 /// With prune off, manifests naming at most this many devices of a product are read by name
-/// (BatchQueryDeviceDetail, 100 a call: at most 5 calls) without asking how big the product is.
-const BY_NAME_WITHOUT_ASKING: usize = 500;
+/// without asking how big the product is.
+pub(crate) const BY_NAME_WITHOUT_ASKING: usize = 500;
 
 /// With prune off and more declared devices, reading by name wins when the product holds more
 /// than this many times as many devices: 100 names a call at 5 QPS against 50 a page at 50 QPS.
@@ -85,7 +81,7 @@ pub async fn check_products(
 
 /// A device as the plan sees it, from any read's fields: an empty nickname is none, and only
 /// `DISABLE` is disabled.
-fn live_device(
+pub(crate) fn live_device(
     iot_id: String,
     nickname: Option<String>,
     status: &str,
@@ -119,9 +115,11 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
 }
 
 /// Reads one declared product's live state, with tags where the plan needs them. With prune off,
-/// only the declared devices matter: when they are few against the product's size they are read
-/// by name; otherwise the whole product is read, through QueryDeviceBySQL (tags inline) on an
-/// Enterprise Edition instance when tags matter, else by listing it. With prune on, of each
+/// only the declared devices matter: they are read through every source at once
+/// ([`super::declared`]), except that on an Enterprise Edition instance whose product is mostly
+/// declared and whose devices declare tags, QueryDeviceBySQL (tags inline) reads the whole
+/// product. With prune on, the whole product is read (SQL on an Enterprise Edition instance, else
+/// the listing), and of each
 /// undeclared device only whether it carries `iotplan.protect: "true"` is read.
 ///
 /// # Errors
@@ -133,10 +131,16 @@ pub async fn read_product(
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveProduct, ProductError> {
     let declared_tags = |name: &str| spec.devices.get(name).is_some_and(|d| d.tags.is_some());
-    if !spec.prune && read_by_name_pays(client, spec).await? {
-        return read_by_name(client, spec, &declared_tags, progress).await;
-    }
     let tags_needed = spec.prune || spec.devices.values().any(|d| d.tags.is_some());
+    // With prune off, the declared devices are read through every source at once; only tags of
+    // an Enterprise Edition product most of which is declared come faster inline from SQL.
+    let whole_product = spec.prune
+        || tags_needed && spec.instance.is_some() && !read_by_name_pays(client, spec).await?;
+    if !whole_product {
+        let mut live = super::declared::read_declared(client, spec, progress).await?;
+        read_tags(client, &spec.product_key, &mut live, &declared_tags).await?;
+        return Ok(live);
+    }
     if tags_needed && spec.instance.is_some() {
         match read_by_sql(client, &spec.product_key, created, progress).await {
             Ok(Some(live)) => return Ok(live),
@@ -451,59 +455,6 @@ async fn read_by_name_pays(client: &Client, spec: &ProductSpec) -> Result<bool, 
         * u64::from(crate::wire::MAX_PAGE_SIZE)
         < crate::wire::MAX_LIST_OFFSET;
     Ok(size > declared * BY_NAME_SIZE_RATIO || !listable)
-}
-
-/// Reads the declared devices by name (BatchQueryDeviceDetail, 100 a call), then tags.
-async fn read_by_name(
-    client: &Client,
-    spec: &ProductSpec,
-    needs_tags: &(dyn Fn(&str) -> bool + Sync),
-    progress: &(dyn Fn(&str, usize, usize) + Sync),
-) -> Result<LiveProduct, ProductError> {
-    let key = &spec.product_key;
-    let total = spec.devices.len();
-    let asked = std::sync::atomic::AtomicUsize::new(0);
-    // Each answer is cut down to what the plan needs as it arrives: a device's full details are
-    // several times its plan-sized form.
-    let found: Vec<Vec<(String, LiveDevice)>> = futures::stream::iter(spec.devices.keys())
-        .chunks(MAX_DETAIL_NAMES)
-        .map(|chunk| {
-            let asked = &asked;
-            async move {
-                let response = client
-                    .call(&BatchQueryDeviceDetail {
-                        product_key: key.clone(),
-                        device_names: chunk.iter().map(|name| (*name).clone()).collect(),
-                    })
-                    .await?;
-                let done = asked.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed)
-                    + chunk.len();
-                progress(key, done, total);
-                let mut devices = response.data.devices;
-                devices.retain(|d| spec.devices.contains_key(&d.device_name));
-                Ok::<_, Error>(compacted(devices, |d| {
-                    let device = live_device(d.iot_id, d.nickname, &d.status, None);
-                    (d.device_name, device)
-                }))
-            }
-        })
-        .buffer_unordered(DETAIL_READS_IN_FLIGHT)
-        .try_collect()
-        .await
-        .map_err(|source| ProductError {
-            product_key: key.clone(),
-            source,
-        })?;
-    let mut pairs = Vec::with_capacity(found.iter().map(Vec::len).sum());
-    for answer in found {
-        pairs.extend(answer);
-    }
-    let mut live = LiveProduct {
-        devices: pairs.into_iter().collect(),
-        by_name: true,
-    };
-    read_tags(client, key, &mut live, needs_tags).await?;
-    Ok(live)
 }
 
 /// Reads every device of a product (QueryDevice paging) and the tags of those `needs_tags`

@@ -9,6 +9,7 @@
 
 pub mod classify;
 pub mod credentials;
+mod declared;
 pub mod error;
 pub mod limiter;
 pub mod live;

@@ -15,7 +15,7 @@ use crate::wire::{MAX_LIST_OFFSET, MAX_PAGE_SIZE, NEXT_TOKEN_OFFSET};
 /// Pages of the shallow part read at once (the limiter still paces them at the quota).
 const PAGES_IN_FLIGHT: usize = 16;
 
-async fn device_page(
+pub(crate) async fn device_page(
     client: &Client,
     product_key: &str,
     page: u32,
@@ -131,6 +131,84 @@ pub async fn list_devices_into<T: Send>(
     let (parallel, chain) = futures::future::try_join(parallel, chain).await?;
     kept.extend(parallel.into_iter().chain(chain).flatten());
     Ok(kept)
+}
+
+/// Whether QueryDevice can list the whole product whose first page this is.
+pub(crate) fn listable(first: &QueryDeviceResponse) -> bool {
+    u64::from(first.page_count) * u64::from(MAX_PAGE_SIZE) < MAX_LIST_OFFSET
+}
+
+/// The pages after `first` (page 1) of a product's listing, each handed to `on_page` as it
+/// arrives: the rest of the first 10,000 devices by CurrentPage, pages in parallel at the quota,
+/// and the NextToken chain beside them. Stops asking for pages once `stop` says so. Returns
+/// whether the listing reached its end.
+///
+/// # Errors
+/// The first call that fails after its retries.
+pub(crate) async fn each_page(
+    client: &Client,
+    product_key: &str,
+    first: QueryDeviceResponse,
+    on_page: impl Fn(Vec<DeviceInfo>) + Sync,
+    stop: impl Fn() -> bool + Sync,
+) -> Result<bool, Error> {
+    if is_last(&first, 1) {
+        return Ok(true);
+    }
+    let page_count = first.page_count;
+    let shallow_pages = (NEXT_TOKEN_OFFSET / u64::from(MAX_PAGE_SIZE)) as u32;
+    let chain_start = (page_count > shallow_pages).then_some(shallow_pages);
+    let parallel_last = chain_start.map_or(page_count, |start| start - 1);
+    let cut = std::sync::atomic::AtomicBool::new(false);
+    let (stop, cut) = (&stop, &cut);
+    // Each page asks `stop` once its slot of the quota comes, not when it is queued.
+    let parallel = futures::stream::iter(2..=parallel_last)
+        .map(|page| async move {
+            let asked = client
+                .call_when_ready(|| {
+                    (!stop()).then(|| QueryDevice {
+                        product_key: Some(product_key.to_owned()),
+                        page_size: Some(MAX_PAGE_SIZE),
+                        current_page: Some(page),
+                        next_token: None,
+                    })
+                })
+                .await;
+            if let Some((_, answer)) = asked {
+                answer.map(Some)
+            } else {
+                cut.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+        })
+        .buffered(PAGES_IN_FLIGHT)
+        .try_for_each(|response| {
+            if let Some(response) = response {
+                on_page(response.data.devices);
+            }
+            futures::future::ready(Ok(()))
+        });
+    let chain = async {
+        let Some(mut page) = chain_start else {
+            return Ok::<_, Error>(true);
+        };
+        let mut token = None;
+        loop {
+            if stop() {
+                return Ok(false);
+            }
+            let response = device_page(client, product_key, page, token.take()).await?;
+            let last = is_last(&response, page);
+            token = response.next_token;
+            on_page(response.data.devices);
+            if last {
+                return Ok(true);
+            }
+            page += 1;
+        }
+    };
+    let ((), chain_complete) = futures::future::try_join(parallel, chain).await?;
+    Ok(chain_complete && !cut.load(Ordering::Relaxed))
 }
 
 /// Every device an application registered, with its secret (QueryPageByApplyId, 50 a page):

@@ -198,6 +198,29 @@ impl Client {
     /// # Errors
     /// The platform's error, a transport failure after the last try, or an unreadable answer.
     pub async fn call<O: Operation>(&self, request: &O) -> Result<O::Response, Error> {
+        self.send_paced(request, false).await
+    }
+
+    /// Waits for a slot of `O::ACTION`'s quota first and only then asks `prepare` for the
+    /// request, so that work several readers share is claimed when it can be sent, not while it
+    /// waits its turn. `None` from `prepare`: nothing left to send (the slot goes unused);
+    /// otherwise the request, with its answer or error (as [`Client::call`]).
+    pub async fn call_when_ready<O: Operation>(
+        &self,
+        prepare: impl FnOnce() -> Option<O>,
+    ) -> Option<(O, Result<O::Response, Error>)> {
+        self.inner.limiter.acquire(O::ACTION, false).await;
+        let request = prepare()?;
+        let answer = self.send_paced(&request, true).await;
+        Some((request, answer))
+    }
+
+    /// Sends with retries; `slot_held`: the first try's rate-limiter slot was taken already.
+    async fn send_paced<O: Operation>(
+        &self,
+        request: &O,
+        slot_held: bool,
+    ) -> Result<O::Response, Error> {
         let action = O::ACTION;
         let wire = request.to_wire();
         let deep = crate::wire::is_deep_page(action, |key| {
@@ -215,10 +238,13 @@ impl Client {
             .build();
         let mut attempt = 1;
         let mut renewed = false;
+        let mut slot_held = slot_held && !deep;
         loop {
             let credentials = config.credentials.credentials().await?;
             let waiting = Instant::now();
-            self.inner.limiter.acquire(action, deep).await;
+            if !std::mem::take(&mut slot_held) {
+                self.inner.limiter.acquire(action, deep).await;
+            }
             tracing::trace!(%action, attempt, waited_ms = waiting.elapsed().as_millis(), "rate limiter");
             let started = Instant::now();
             let outcome = self.send(action, &wire, &credentials, attempt).await;

@@ -1,5 +1,7 @@
-//! The read strategy: with prune off, few declared devices of a large product are read by name;
-//! otherwise the product is listed, the first 10,000 by parallel pages and the rest on the
+//! The read strategy: with prune off, the declared devices are read through every source at once
+//! (BatchGetDeviceState, BatchQueryDeviceDetail for declared nicknames, and the listing when they
+//! are nearly the whole product), giving the same plan as a full listing whichever source answers;
+//! with prune on the product is listed, the first 10,000 by parallel pages and the rest on the
 //! NextToken chain. Tags come inline from QueryDeviceBySQL on an Enterprise Edition instance (in
 //! creation-time windows past 10,000 devices), and prune finds protected candidates with one
 //! QueryDeviceByTags search. Each checked by the calls the emulator saw.
@@ -15,7 +17,22 @@ use iotplan::platform::live;
 use crate::support::{TestEnv, now_ms};
 
 async fn env_with(devices: u64) -> TestEnv {
-    let env = TestEnv::fast().await.with_products(&["a1Fleet"]);
+    env_with_config(devices, false).await
+}
+
+async fn env_with_config(devices: u64, state_omits_unknown: bool) -> TestEnv {
+    env_paced(devices, state_omits_unknown, 0.0).await
+}
+
+/// `qps_scale` 1: the emulator refuses what exceeds the documented quotas, as the platform does.
+async fn env_paced(devices: u64, state_omits_unknown: bool, qps_scale: f64) -> TestEnv {
+    let env = TestEnv::start(iotplan::emulator::Config {
+        qps_scale,
+        state_omits_unknown,
+        ..iotplan::emulator::Config::default()
+    })
+    .await
+    .with_products(&["a1Fleet"]);
     env.running.emulator.with_store(|store| {
         let now = now_ms();
         for n in 1..=devices {
@@ -58,44 +75,155 @@ async fn plan_counts(env: &TestEnv, text: &str) -> (usize, usize, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_declared_devices_of_ten_thousand_are_read_in_one_call() {
-    let env = env_with(10_000).await;
-    // 45 exist, 5 are new.
-    let (register, update, by_name) = plan_counts(&env, &manifest(9_956, 10_005, false)).await;
-    assert_eq!((register, update, by_name), (5, 0, true));
-    assert_eq!(
-        calls(&env),
-        BTreeMap::from([
-            ("BatchQueryDeviceDetail".to_owned(), 1),
+    for omits_unknown in [false, true] {
+        let env = env_with_config(10_000, omits_unknown).await;
+        // 45 exist, 5 are new.
+        let (register, update, by_name) = plan_counts(&env, &manifest(9_956, 10_005, false)).await;
+        assert_eq!((register, update, by_name), (5, 0, true));
+        let mut expected = BTreeMap::from([
+            ("BatchGetDeviceState".to_owned(), 1),
             ("QueryProduct".to_owned(), 1),
-        ])
-    );
+        ]);
+        if !omits_unknown {
+            // The state call failed on the 5 unknown names: its names went to the detail read,
+            // which leaves unknown names out.
+            expected.insert("BatchQueryDeviceDetail".to_owned(), 1);
+        }
+        assert_eq!(calls(&env), expected, "omits unknown: {omits_unknown}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_declared_devices_ask_the_product_size_first() {
     let env = env_with(10_000).await;
-    // 600 declared of 10,000: by name pays (6 calls against 200 pages).
+    // 600 declared of 10,000: 12 state calls, after one page that gives the size.
     let (register, _, by_name) = plan_counts(&env, &manifest(1, 600, false)).await;
     assert_eq!((register, by_name), (0, true));
     assert_eq!(
         calls(&env),
         BTreeMap::from([
-            ("BatchQueryDeviceDetail".to_owned(), 6),
+            ("BatchGetDeviceState".to_owned(), 12),
             ("QueryDevice".to_owned(), 1),
             ("QueryProduct".to_owned(), 1),
         ])
     );
-    // 6,000 declared of 10,000: listing pays.
+    // 6,000 of 10,000: the newest-first listing would read 4,000 undeclared devices before the
+    // first declared one, so it stays out.
     env.running.emulator.clear_requests();
     let (register, _, by_name) = plan_counts(&env, &manifest(1, 6_000, false)).await;
-    assert_eq!((register, by_name), (0, false));
+    assert_eq!((register, by_name), (0, true));
     assert_eq!(
         calls(&env),
         BTreeMap::from([
-            ("QueryDevice".to_owned(), 201),
+            ("BatchGetDeviceState".to_owned(), 120),
+            ("QueryDevice".to_owned(), 1),
             ("QueryProduct".to_owned(), 1),
         ])
     );
+}
+
+/// A fleet of 3,000 with drift of every kind: disabled, renamed, and (in the manifest) 100 new.
+async fn drifted_env(omits_unknown: bool) -> TestEnv {
+    let env = env_with_config(3_000, omits_unknown).await;
+    env.running.emulator.with_store(|store| {
+        let fleet = store.devices.get_mut("a1Fleet").expect("fleet");
+        for n in (7..=3_000).step_by(97) {
+            fleet
+                .by_name
+                .get_mut(&format!("unit-{n:06}"))
+                .expect("device")
+                .disabled = true;
+        }
+        for n in (10..=3_000).step_by(10) {
+            fleet
+                .by_name
+                .get_mut(&format!("unit-{n:06}"))
+                .expect("device")
+                .nickname = Some(if n % 30 == 0 {
+                format!("Other_{n}")
+            } else {
+                format!("Unit_{n}")
+            });
+        }
+    });
+    env.running.emulator.clear_requests();
+    env
+}
+
+/// 3,100 declared (100 new); nicknames declared from 2,001 on.
+const DRIFTED: &str = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1Fleet\ndevices:\n  - name: unit-{n:06}\n    range: {from: 1, to: 2000}\n  - name: unit-{n:06}\n    range: {from: 2001, to: 3100}\n    nickname: Unit_{n}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_source_and_any_mix_give_the_plan_a_full_listing_gives() {
+    let desired = load_str("m.yaml", DRIFTED).expect("manifest");
+    let spec = &desired.products["a1Fleet"];
+    for omits_unknown in [false, true] {
+        let env = drifted_env(omits_unknown).await;
+        // The reference: the whole product listed.
+        let listed = live::read_devices(&env.client(), "a1Fleet", &|_| false, &|_, _, _| {})
+            .await
+            .expect("listing");
+        let reference = diff(spec, &listed);
+        assert_eq!(reference.register.len(), 100);
+        assert!(reference.update.len() > 100, "{}", reference.update.len());
+        env.running.emulator.clear_requests();
+        // The client at the documented quotas, as a real run: each source paced by its own.
+        let mut config = env.client_config();
+        config.qps_scale = 1.0;
+        let client = iotplan::platform::Client::new(config).expect("client");
+        let live = read(&client, &desired).await;
+        let plan = diff(spec, &live);
+        assert_eq!(
+            plan.register, reference.register,
+            "omits unknown: {omits_unknown}"
+        );
+        let differing: Vec<_> = plan
+            .update
+            .iter()
+            .filter(|u| !reference.update.contains(u))
+            .chain(reference.update.iter().filter(|u| !plan.update.contains(u)))
+            .take(5)
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "omits unknown: {omits_unknown}: {differing:?}"
+        );
+        // The saved plan's fingerprint does not depend on which source read a device.
+        assert_eq!(plan.live_fingerprint, reference.live_fingerprint);
+        let log = env.running.emulator.requests();
+        let refused = log.iter().filter(|r| r.code.is_some()).count();
+        assert_eq!(
+            refused,
+            0,
+            "throttled or refused: {refused}: {:?}",
+            log.iter()
+                .filter(|r| r.code.is_some())
+                .map(|r| r.action.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+        );
+        let calls = calls(&env);
+        // All three sources answered: nearly the whole product is declared, so it is listed too.
+        for source in [
+            "BatchGetDeviceState",
+            "BatchQueryDeviceDetail",
+            "QueryDevice",
+        ] {
+            assert!(
+                calls.get(source).is_some_and(|n| *n > 0),
+                "{source}: {calls:?}"
+            );
+        }
+        // Within 1.1× the minimum: 3,100 names, 50 a call, and the in-flight calls at the end.
+        let reads: usize = [
+            "BatchGetDeviceState",
+            "BatchQueryDeviceDetail",
+            "QueryDevice",
+        ]
+        .iter()
+        .map(|source| calls[*source])
+        .sum();
+        assert!(reads <= 62 * 11 / 10 + 8, "{reads} reads: {calls:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
