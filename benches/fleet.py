@@ -17,7 +17,13 @@ Bounds (RTT = the injected latency; Q(A) = Action A's quota per second):
                            10,000 devices the counts of the creation-time windows (from the
                            creation time the check returned) are overhead the calls ratio shows
   emulator CPU             its CPU seconds per second of wall time during each iotplan run
-  by name, N names         2 RTT + (ceil(N / 100) - 1) / Q(BatchQueryDeviceDetail)
+  declared, prune off      2 RTT + T, the first time at which every source running at its quota
+                           has answered for every name: BatchGetDeviceState 50 names at
+                           Q = 50, BatchQueryDeviceDetail 100 names at Q = 5 for declared
+                           nicknames, and the listing (when the declared devices are nearly the
+                           whole product) 50 a page, its shallow pages and its NextToken chain
+                           sharing QueryDevice's 50 QPS, the chain one page per RTT
+  by name, N names         2 RTT + (ceil(N / 50) - 1) / Q(BatchGetDeviceState)
   registering N devices    plan + 2 * (2 RTT + apply delay) + (ceil(N / 50) - 1) / Q(QueryPageByApplyId),
                            chunks of 10,000 overlapping (4 at a time)
 """
@@ -42,6 +48,7 @@ QUOTA = {
     "QueryDevice": 50, "QueryDeviceProp": 50, "BatchQueryDeviceDetail": 5, "QueryProduct": 50,
     "BatchCheckDeviceNames": 10, "QueryBatchRegisterDeviceStatus": 30,
     "BatchRegisterDeviceWithApplyId": 500, "QueryPageByApplyId": 50, "QueryDeviceBySQL": 10,
+    "BatchGetDeviceState": 50,
 }
 
 
@@ -124,6 +131,42 @@ def listing_bound(pages, rtt):
     return 3 * rtt + max(paced(pages, "QueryDevice"), chain * rtt)
 
 
+def declared_bound(count, rtt, nick_share=0.0, listing=True):
+    """The multi-source read's bound (see the module docs), by stepping time 1 ms at a time."""
+    dt = 0.001
+    state_left = (count - 50) * (1 - nick_share) if listing else count * (1 - nick_share)
+    detail_left = (count - 50) * nick_share if listing else count * nick_share
+    shallow_left = min(count, 10_000) - 50 if listing else 0
+    chain_left = max(0, count - 10_000) if listing else 0
+    t = 0.0
+    while state_left + detail_left > 0.5:
+        t += dt
+        state = min(state_left, 2500 * dt)
+        detail = min(detail_left, 500 * dt)
+        chain_pages = min(50.0, 1 / rtt if rtt else 50.0) if chain_left > 0 else 0.0
+        shallow_pages = 50.0 - chain_pages if shallow_left > 0 else 0.0
+        listed = min(shallow_left, shallow_pages * 50 * dt) + min(chain_left, chain_pages * 50 * dt)
+        shallow_left -= min(shallow_left, shallow_pages * 50 * dt)
+        chain_left -= min(chain_left, chain_pages * 50 * dt)
+        state_left -= state
+        detail_left -= detail
+        # What the listing reads, the name-based reads need not: shared in proportion.
+        total_left = state_left + detail_left
+        if total_left > 0:
+            state_left -= listed * state_left / total_left
+            detail_left -= listed * detail_left / total_left
+        state_left, detail_left = max(0.0, state_left), max(0.0, detail_left)
+    return 2 * rtt + t
+
+
+def nickname_manifest(path, product, count):
+    """Every device listed, a nickname on every 10th."""
+    with open(path, "w") as f:
+        f.write(f"apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: {product}\ndevices:\n")
+        for n in range(1, count + 1):
+            f.write(f"  - name: unit-{n:06}\n" + (f"    nickname: N_{n}\n" if n % 10 == 0 else ""))
+
+
 def manifest(path, product, count, prune=False, tags=False, start=1, instance=None):
     lines = ["apiVersion: iotplan/v1", "kind: DeviceSet", f"product: {product}", f"prune: {str(prune).lower()}",
              *([f"instance: {instance}"] if instance else []),
@@ -166,7 +209,9 @@ INSTANCE = "iot-bench01"
 def seed_products(count, tagged):
     if not tagged:
         product = {"key": "a1BenchFleet", "generate": {"prefix": "unit-", "count": count, "width": 6}}
-        return {"products": [product, {"key": "a1BenchNew"}]}
+        nicknamed = {"key": "a1BenchNick", "devices": [
+            {"name": f"unit-{n:06}", **({"nickname": f"N_{n}"} if n % 10 == 0 else {})} for n in range(1, count + 1)]}
+        return {"products": [product, nicknamed, {"key": "a1BenchNew"}]}
     devices = [{"name": f"unit-{n:06}", "tags": {"fleet": "bench"}} for n in range(1, count + 1)]
     # The same tagged fleet on the public instance and on an Enterprise Edition instance.
     return {"instances": [INSTANCE], "products": [
@@ -178,6 +223,8 @@ def seed_products(count, tagged):
 # --check: skip the SDK scripts and fail on any scenario whose calls exceed its minimum (times the
 # scenario's tolerance) or that drew a throttling answer. Wall times are printed, never checked.
 CHECK = False
+# --plans-only: the no-prune plan scenarios alone (for latency sweeps with the SDK script beside).
+PLANS_ONLY = False
 
 
 class CheckFailed(AssertionError):
@@ -223,17 +270,40 @@ def bench_size(count, latency_ms, apply_delay_ms, rows, tags_sizes):
             calls, throttled = calls_by_action(emu.log())
             busy = emu.busy(run["wall"])
             pages = math.ceil(count / 50)
-            by_name = count <= 500
-            if by_name:
-                minimum = 1 + math.ceil(count / 100)
-                bound = 2 * rtt + paced(math.ceil(count / 100), "BatchQueryDeviceDetail")
+            if count <= 500:
+                minimum = 1 + math.ceil(count / 50)
+                bound = 2 * rtt + paced(math.ceil(count / 50), "BatchGetDeviceState")
             else:
-                minimum, bound = 2 + pages, listing_bound(pages, rtt)
+                # The check and page 1, then 50 names a call, by state or by page.
+                minimum = 1 + pages
+                bound = declared_bound(count, rtt)
             emu.clear()
             sdk_wall = sdk_beside(emu.host, "a1BenchFleet", False, count)
-            report(rows, f"plan {count}, no tags", calls, minimum, run["wall"], bound, throttled, run["rss_mb"],
-                   f"(SDK script {sdk_wall:.2f} s: iotplan takes {run['wall'] / sdk_wall:.2f}x)" if sdk_wall else "",
-                   busy=busy)
+            report(rows, f"plan {count}, no prune, no nicknames, {latency_ms} ms", calls, minimum, run["wall"], bound,
+                   throttled, run["rss_mb"],
+                   f"(SDK script {sdk_wall:.2f} s: iotplan {sdk_wall / run['wall']:.1f}x faster)" if sdk_wall else "",
+                   busy=busy, tolerance=1.1)
+
+            # Plan: every device declared, a nickname on every 10th, no changes.
+            nickname_manifest(work / "m.yaml", "a1BenchNick", count)
+            emu.clear()
+            run = run_measured(["plan", "m.yaml", "--detailed-exitcode"], work, emu.endpoint)
+            assert run["code"] == 0, run["stderr"][-2000:]
+            calls, throttled = calls_by_action(emu.log())
+            busy = emu.busy(run["wall"])
+            if count <= 500:
+                minimum = 1 + math.ceil(count * 0.9 / 50) + math.ceil(count * 0.1 / 100)
+                bound = 2 * rtt + max(paced(math.ceil(count * 0.9 / 50), "BatchGetDeviceState"),
+                                      paced(math.ceil(count * 0.1 / 100), "BatchQueryDeviceDetail"))
+            else:
+                minimum = 1 + math.ceil(1 + (count - 50) * 0.9 / 50 + (count - 50) * 0.1 / 100)
+                bound = declared_bound(count, rtt, nick_share=0.1)
+            emu.clear()
+            sdk_wall = sdk_beside(emu.host, "a1BenchNick", False, count)
+            report(rows, f"plan {count}, no prune, nickname on every 10th, {latency_ms} ms", calls, minimum,
+                   run["wall"], bound, throttled, run["rss_mb"],
+                   f"(SDK script {sdk_wall:.2f} s: iotplan {sdk_wall / run['wall']:.1f}x faster)" if sdk_wall else "",
+                   busy=busy, tolerance=1.25)
 
             # Plan: 50 declared devices of this product, prune off: read by name.
             manifest(work / "m.yaml", "a1BenchFleet", 50, start=count - 49)
@@ -242,9 +312,11 @@ def bench_size(count, latency_ms, apply_delay_ms, rows, tags_sizes):
             assert run["code"] == 0, run["stderr"][-2000:]
             calls, throttled = calls_by_action(emu.log())
             busy = emu.busy(run["wall"])
-            report(rows, f"plan 50 of {count}", calls, 2, run["wall"], 2 * rtt,
-                   throttled, run["rss_mb"], "(minimum: the product check and one by-name call)", busy=busy)
+            report(rows, f"plan 50 of {count}, {latency_ms} ms", calls, 2, run["wall"], 2 * rtt,
+                   throttled, run["rss_mb"], "(minimum: the product check and one BatchGetDeviceState)", busy=busy)
 
+            if PLANS_ONLY:
+                return
             # Apply: the same number of new devices in another product.
             manifest(work / "m.yaml", "a1BenchNew", count)
             emu.clear()
@@ -256,21 +328,21 @@ def bench_size(count, latency_ms, apply_delay_ms, rows, tags_sizes):
             busy = emu.busy(run["wall"])
             chunks = math.ceil(count / 10_000)
             polls = calls.get("QueryBatchRegisterDeviceStatus", 0)
-            # Planning into an empty product: the check, then by name (up to 500) or the size
-            # question and one empty page.
+            # Planning into an empty product: the check, then by name (up to 500: each state call
+            # refused for its unknown names, then the detail read) or one empty page.
             if count <= 500:
-                plan_calls = 1 + math.ceil(count / 100)
-                plan_bound = 2 * rtt + paced(math.ceil(count / 100), "BatchQueryDeviceDetail")
+                plan_calls = 1 + math.ceil(count / 50) + math.ceil(count / 100)
+                plan_bound = 3 * rtt + paced(math.ceil(count / 100), "BatchQueryDeviceDetail")
             else:
-                plan_calls, plan_bound = 3, 3 * rtt
+                plan_calls, plan_bound = 2, 2 * rtt
             minimum = plan_calls + 2 * chunks + pages + polls
             bound = plan_bound + 2 * (2 * rtt + apply_delay_ms / 1000) + paced(pages, "QueryPageByApplyId")
-            report(rows, f"apply {count} new", calls, minimum, run["wall"], bound, throttled, run["rss_mb"],
+            report(rows, f"apply {count} new, {latency_ms} ms", calls, minimum, run["wall"], bound, throttled, run["rss_mb"],
                    f"({polls} status polls counted in the minimum; {written} secrets written)", busy=busy)
         finally:
             emu.stop()
 
-    if count in tags_sizes:
+    if count in tags_sizes and not PLANS_ONLY:
         with tempfile.TemporaryDirectory() as tmp:
             work = pathlib.Path(tmp)
             emu = Emulator(work, seed_products(count, tagged=True), latency_ms, apply_delay_ms)
@@ -297,10 +369,11 @@ def bench_size(count, latency_ms, apply_delay_ms, rows, tags_sizes):
                     assert run["code"] == 0, run["stderr"][-2000:]
                     calls, throttled = calls_by_action(emu.log())
                     busy = emu.busy(run["wall"])
-                    report(rows, f"plan {count}, tags, public instance", calls, 2 + pages + count, run["wall"],
+                    # The check, page 1, 50 names a call (by state or by page), then the tags.
+                    report(rows, f"plan {count}, tags, public instance", calls, 1 + pages + count, run["wall"],
                            props_bound, throttled, run["rss_mb"],
                            "(QueryDeviceProp per device" + (f"; SDK script {sdk_wall:.2f} s: {run['wall'] / sdk_wall:.2f}x)"
-                                                            if sdk_wall else ")"), busy=busy)
+                                                            if sdk_wall else ")"), busy=busy, tolerance=1.01)
                     props_wall = run["wall"]
 
                 manifest(work / "m.yaml", "a1BenchEnt", count, tags=True, instance=INSTANCE)
@@ -355,7 +428,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 and 10,000 devices only")
     parser.add_argument("--sizes", help="comma-separated device counts (overrides --quick)")
-    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--latency-ms", default="20",
+                        help="comma-separated latencies per call, each a full run (e.g. 20,100,200)")
     parser.add_argument("--apply-delay-ms", type=int, default=500)
     parser.add_argument("--tags-sizes", default=None,
                         help="comma-separated sizes that also get the tags-declared plan runs "
@@ -364,18 +438,23 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="skip the SDK scripts; fail when a scenario's calls exceed its minimum or it is throttled")
     parser.add_argument("--only-local", action="store_true", help="only the 1,000,000-device local work")
+    parser.add_argument("--plans-only", action="store_true",
+                        help="only the no-prune plan scenarios (no apply, no tags runs, no local work)")
     args = parser.parse_args()
-    global CHECK
+    global CHECK, PLANS_ONLY
     CHECK = args.check
+    PLANS_ONLY = args.plans_only
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
     tags_sizes = ({int(s) for s in args.tags_sizes.split(",")} if args.tags_sizes
                   else ({1_000} if args.quick else {10_000, 100_000}))
     print(f"iotplan bench on {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
           f"binary {BIN}", flush=True)
     rows = []
-    for size in [] if args.only_local else sizes:
-        bench_size(size, args.latency_ms, args.apply_delay_ms, rows, tags_sizes)
-    if args.only_local or (not args.quick and not args.no_local):
+    latencies = [int(ms) for ms in str(args.latency_ms).split(",")]
+    for latency in [] if args.only_local else latencies:
+        for size in sizes:
+            bench_size(size, latency, args.apply_delay_ms, rows, tags_sizes)
+    if args.only_local or (not args.quick and not args.no_local and not args.plans_only):
         local_work(rows)
     print("\n| Scenario | Calls | Minimum | Calls/min | Wall (s) | Bound (s) | Wall/bound | Throttled | Peak RSS (MB) | Notes |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

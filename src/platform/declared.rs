@@ -57,6 +57,9 @@ struct Work {
 
 struct Shared<'a> {
     client: &'a Client,
+    /// Workers waiting for a quota slot, per source: no more wait than there are names to read.
+    waiting_state: AtomicUsize,
+    waiting_detail: AtomicUsize,
     spec: &'a ProductSpec,
     work: Mutex<Work>,
     state_workers_done: AtomicBool,
@@ -71,8 +74,14 @@ impl Shared<'_> {
         (self.progress)(&self.spec.product_key, total - left, total);
     }
 
-    /// Up to `size` names of a queue not answered yet.
+    /// Up to `size` names of a queue not answered yet, at a worker's quota slot.
     fn take(&self, detail: bool, size: usize) -> Vec<String> {
+        let waiting = if detail {
+            &self.waiting_detail
+        } else {
+            &self.waiting_state
+        };
+        waiting.fetch_sub(1, Ordering::SeqCst);
         let mut work = lock(&self.work);
         let Work {
             pending,
@@ -89,6 +98,30 @@ impl Shared<'_> {
             }
         }
         chunk
+    }
+
+    /// Whether one more worker may wait for a quota slot: the queue holds more names than the
+    /// workers already waiting will take. When it may, it is counted as waiting until
+    /// [`Shared::take`] runs at its slot.
+    fn may_wait(&self, detail: bool) -> bool {
+        let (waiting, size) = if detail {
+            (&self.waiting_detail, MAX_DETAIL_NAMES)
+        } else {
+            (&self.waiting_state, MAX_STATE_NAMES)
+        };
+        let work = lock(&self.work);
+        let queued = if detail {
+            work.detail.len()
+        } else {
+            work.state.len()
+        };
+        let ahead = waiting.load(Ordering::SeqCst);
+        if queued > ahead * size && !work.pending.is_empty() {
+            waiting.fetch_add(1, Ordering::SeqCst);
+            true
+        } else {
+            false
+        }
     }
 
     fn done(&self) -> bool {
@@ -133,6 +166,9 @@ impl Shared<'_> {
     async fn state_worker(&self) -> Result<(), Error> {
         let key = &self.spec.product_key;
         loop {
+            if !self.may_wait(false) {
+                return Ok(());
+            }
             let answer = self
                 .client
                 .call_when_ready(|| {
@@ -173,6 +209,14 @@ impl Shared<'_> {
     async fn detail_worker(&self) -> Result<(), Error> {
         let key = &self.spec.product_key;
         loop {
+            if !self.may_wait(true) {
+                // State calls in flight may still hand names over.
+                if self.state_workers_done.load(Ordering::SeqCst) || self.done() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
             let answer = self
                 .client
                 .call_when_ready(|| {
@@ -184,11 +228,6 @@ impl Shared<'_> {
                 })
                 .await;
             let Some((request, answer)) = answer else {
-                // State calls in flight may still hand names over.
-                if self.state_workers_done.load(Ordering::SeqCst) || self.done() {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             };
             let found = paging::compacted(answer?.data.devices, |d| {
@@ -264,6 +303,8 @@ pub(crate) async fn read_declared(
     };
     let shared = Shared {
         client,
+        waiting_state: AtomicUsize::new(0),
+        waiting_detail: AtomicUsize::new(0),
         spec,
         work: Mutex::new(Work {
             pending: spec.devices.keys().cloned().collect(),
@@ -295,8 +336,17 @@ pub(crate) async fn read_declared(
             work.state.make_contiguous().reverse();
             work.detail.make_contiguous().reverse();
         }
+        let whole = paging::is_last(&first, 1);
         shared.listed(first.data.devices.clone());
-        (listable && declared * 10 >= size * LISTING_DECLARED_TENTHS).then_some(first)
+        if whole {
+            // One page held the whole product (a new one, say): what it lacks does not exist.
+            let mut work = lock(&shared.work);
+            let missing = work.pending.len();
+            work.pending.clear();
+            drop(work);
+            shared.counts.missing.fetch_add(missing, Ordering::Relaxed);
+        }
+        (!whole && listable && declared * 10 >= size * LISTING_DECLARED_TENTHS).then_some(first)
     } else {
         None
     };

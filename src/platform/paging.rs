@@ -31,7 +31,7 @@ pub(crate) async fn device_page(
         .await
 }
 
-fn is_last(response: &QueryDeviceResponse, page: u32) -> bool {
+pub(crate) fn is_last(response: &QueryDeviceResponse, page: u32) -> bool {
     response.next_token.as_deref().is_none_or(str::is_empty)
         || response.data.devices.len() < MAX_PAGE_SIZE as usize
         || page >= response.page_count

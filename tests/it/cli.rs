@@ -301,7 +301,8 @@ async fn a_saved_plan_is_stale_after_any_change_behind_its_back() {
         }),
         ("re-nicknamed", |store| {
             let devices = store.devices.get_mut("a1OfficeLite").expect("product");
-            let device = devices.by_name.get_mut("kept-light-1").expect("device");
+            // A declared nickname: the plan compares it (an undeclared device's is not compared).
+            let device = devices.by_name.get_mut("renamed-light").expect("device");
             device.nickname = Some("Behind_back".into());
         }),
         ("disabled", |store| {
