@@ -140,6 +140,9 @@ pub struct Report {
     pub rules: Vec<String>,
     /// Per product, in ProductKey order (only those with findings or a caveat).
     pub products: Vec<ProductDrift>,
+    /// Which credentials source signed the reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<crate::platform::credentials::SignedIn>,
 }
 
 impl Report {
@@ -425,6 +428,7 @@ pub fn report(
         ignored,
         rules: rules.iter().map(|r| r.text().to_owned()).collect(),
         products,
+        signed_in: None,
     }
 }
 

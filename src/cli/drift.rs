@@ -145,7 +145,13 @@ pub(super) async fn run(
             })),
         }
     }
-    let report = drift::report(products, skipped, &rules);
+    let mut report = drift::report(products, skipped, &rules);
+    report.signed_in = loaded
+        .desired
+        .products
+        .values()
+        .next()
+        .and_then(|spec| clients(spec).signed_in());
     printer.out(&match args.format {
         DriftFormat::Text => drift::text(&report),
         DriftFormat::Json => drift::json(&report),

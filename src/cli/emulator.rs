@@ -78,6 +78,13 @@ pub struct EmulatorArgs {
     /// The emulated ECS instance's RAM role (served by the metadata service under /latest/).
     #[arg(long, default_value = "iotplan-ecs", help_heading = "Sign-in services")]
     pub instance_role: String,
+    /// An AccessKey ID that may not assume any role (repeatable): STS answers it NoPermission.
+    #[arg(
+        long = "sts-deny-caller",
+        value_name = "ACCESS_KEY_ID",
+        help_heading = "Sign-in services"
+    )]
+    pub sts_denied_callers: Vec<String>,
     /// The metadata service refuses session tokens, as an instance without hardened mode does.
     #[arg(long, help_heading = "Sign-in services")]
     pub imdsv1_only: bool,
@@ -136,6 +143,7 @@ fn sts_config(args: &EmulatorArgs) -> StsConfig {
         },
         instance_role: Some(args.instance_role.clone()),
         metadata_tokens: !args.imdsv1_only,
+        denied_callers: args.sts_denied_callers.clone(),
     }
 }
 

@@ -939,6 +939,7 @@ fn sts_gateway(
         "AssumeRole" => sts::assume_role(
             &emulator.config.sts,
             &mut lock(&emulator.issued),
+            &verified.access_key_id,
             params,
             now,
         ),

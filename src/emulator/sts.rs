@@ -55,6 +55,8 @@ pub struct StsConfig {
     /// Whether the metadata service hands out session tokens (hardened mode); without, only
     /// IMDSv1 works.
     pub metadata_tokens: bool,
+    /// AccessKeyIds that may not assume any role (answered `NoPermission`).
+    pub denied_callers: Vec<String>,
 }
 
 impl Default for StsConfig {
@@ -71,6 +73,7 @@ impl Default for StsConfig {
             },
             instance_role: Some("iotplan-ecs".to_owned()),
             metadata_tokens: true,
+            denied_callers: Vec::new(),
         }
     }
 }
@@ -277,10 +280,18 @@ fn assumed_user(role: &str, session: &str) -> Value {
 pub(crate) fn assume_role(
     config: &StsConfig,
     issued: &mut Issued,
+    caller: &str,
     params: &BTreeMap<String, String>,
     now_ms: i64,
 ) -> Result<Value, Reject> {
     let (role, session, lifetime) = check_role_request(config, params)?;
+    if config.denied_callers.iter().any(|denied| denied == caller) {
+        return Err(Reject::gateway(
+            StatusCode::FORBIDDEN,
+            codes::STS_NO_PERMISSION,
+            "You are not authorized to do this action. You should be authorized by RAM.",
+        ));
+    }
     if let Some(external) = params.get("ExternalId")
         && !(2..=1224).contains(&external.len())
     {
@@ -581,6 +592,7 @@ mod tests {
             assume_role(
                 &config,
                 issued,
+                "caller",
                 &params(&[
                     ("RoleArn", arn),
                     ("RoleSessionName", session.to_owned()),
@@ -609,8 +621,20 @@ mod tests {
             codes::STS_INVALID_SESSION_NAME
         );
         assert_eq!(
-            code(ask(arn, "laptop", "60", &mut issued)),
+            code(ask(arn.clone(), "laptop", "60", &mut issued)),
             codes::STS_INVALID_DURATION
         );
+        let denied = StsConfig {
+            denied_callers: vec!["caller".to_owned()],
+            ..config.clone()
+        };
+        let refused = assume_role(
+            &denied,
+            &mut issued,
+            "caller",
+            &params(&[("RoleArn", arn), ("RoleSessionName", "laptop".to_owned())]),
+            now,
+        );
+        assert_eq!(code(refused), codes::STS_NO_PERMISSION);
     }
 }

@@ -70,6 +70,10 @@ async fn drift_made_behind_the_repos_back_is_reported_by_category() {
     assert_eq!(report["complete"], true);
     assert_eq!(report["checked"]["products"], 1);
     assert_eq!(report["checked"]["declared_devices"], 4);
+    assert_eq!(
+        report["signed_in"]["source"],
+        "the environment (ALIBABA_CLOUD_ACCESS_KEY_ID)"
+    );
     let product = &report["products"][0];
     assert_eq!(product["changed"][0]["fields"][0]["field"], "nickname");
     assert_eq!(product["changed"][0]["fields"][0]["declared"], "Front");

@@ -944,3 +944,31 @@ async fn credentials_refused_early_are_renewed_once_and_the_call_repeated() {
     assert!(error.is_credentials(), "{text}");
     assert!(text.contains("cannot read the OIDC token file"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_the_role_does_not_trust_is_told_what_to_allow() {
+    let env = fleet_env(Config {
+        sts: StsConfig {
+            denied_callers: vec![DEMO_ACCESS_KEY_ID.to_owned()],
+            ..StsConfig::default()
+        },
+        ..fast()
+    })
+    .await;
+    let dir = workspace();
+    write_profiles(
+        dir.path(),
+        &serde_json::json!({"current": "role", "profiles": [
+            {"name": "role", "mode": "RamRoleArn", "access_key_id": DEMO_ACCESS_KEY_ID,
+             "access_key_secret": DEMO_ACCESS_KEY_SECRET, "ram_role_arn": role()}]})
+        .to_string(),
+    );
+    let output = signin(&env, dir.path(), &[], &["plan", "m"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("STS AssumeRole refused: NoPermission")
+            && stderr.contains("allow it sts:AssumeRole"),
+        "{stderr}"
+    );
+}
