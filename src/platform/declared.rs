@@ -6,8 +6,8 @@
 //! - BatchQueryDeviceDetail, 100 names a call at 5 QPS: the same plus the nickname, for entries
 //!   that declare one (and for the names of a state call the platform refused whole for an
 //!   unknown name: this call leaves unknown names out);
-//! - the product's listing (QueryDevice, newest first), when the declared devices are most of
-//!   the product: each page answers for the declared names on it.
+//! - the product's listing (QueryDevice, newest first), when at least 5,000 declared devices are
+//!   nine tenths of the product or more: each page answers for the declared names on it.
 //!
 //! Name-based reads take names in name order, which for numbered fleets is creation order, from
 //! the end the listing reaches last (its first page tells which end it starts from). A name answered by one source is
@@ -37,6 +37,10 @@ const DETAIL_READS_IN_FLIGHT: usize = 8;
 /// The listing joins in when the declared devices are at least this share (in tenths) of the
 /// product: it reads newest first, and every undeclared device it meets costs a fiftieth of a call.
 const LISTING_DECLARED_TENTHS: usize = 9;
+
+/// ... and when there are at least this many: below, BatchGetDeviceState alone takes under 2 s at
+/// its quota, and a second source would mostly add the calls in flight where the two meet.
+const LISTING_MIN_DECLARED: usize = 5_000;
 
 /// Which source answered, for the read's summary.
 #[derive(Default)]
@@ -346,7 +350,11 @@ pub(crate) async fn read_declared(
             drop(work);
             shared.counts.missing.fetch_add(missing, Ordering::Relaxed);
         }
-        (!whole && listable && declared * 10 >= size * LISTING_DECLARED_TENTHS).then_some(first)
+        (!whole
+            && listable
+            && declared >= LISTING_MIN_DECLARED
+            && declared * 10 >= size * LISTING_DECLARED_TENTHS)
+            .then_some(first)
     } else {
         None
     };
