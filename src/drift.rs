@@ -665,7 +665,7 @@ mod tests {
         DeviceSpec {
             nickname: nickname.map(Into::into),
             enabled: true,
-            tags: tags.map(Box::new),
+            tags: tags.map(std::sync::Arc::new),
             origin: Origin {
                 file: "m.yaml".into(),
                 line: 1,
@@ -684,7 +684,7 @@ mod tests {
             iot_id: format!("iot-{name}").into(),
             nickname: nickname.map(Into::into),
             enabled,
-            tags: Some(Box::new(tags)),
+            tags: Some(std::sync::Arc::new(tags)),
         }
     }
 

@@ -47,7 +47,8 @@ pub struct DeviceSpec {
     /// Whether the device is enabled.
     pub enabled: bool,
     /// The tags: `None` not managed, else exactly these (besides reserved `iotplan.` keys).
-    pub tags: Option<Box<Tags>>,
+    /// Shared between the devices of a range entry whose tags do not depend on `{n}`.
+    pub tags: Option<Arc<Tags>>,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -84,8 +85,41 @@ pub struct LiveDevice {
     pub nickname: Option<Box<str>>,
     /// Whether enabled (status is not `DISABLE`).
     pub enabled: bool,
-    /// Tags, when they were read.
-    pub tags: Option<Box<Tags>>,
+    /// Tags, when they were read (equal maps shared, see [`SharedTags`]).
+    pub tags: Option<Arc<Tags>>,
+}
+
+/// Equal tag maps held once: a fleet's devices mostly carry the same tags, and a map per device
+/// is most of a large tagged plan's memory.
+#[derive(Debug, Default)]
+pub struct SharedTags(std::sync::Mutex<std::collections::HashSet<Arc<Tags>>>);
+
+impl SharedTags {
+    /// The shared copy of `tags`.
+    pub fn share(&self, tags: Tags) -> Arc<Tags> {
+        let mut held = crate::sync::lock(&self.0);
+        if let Some(shared) = held.get(&tags) {
+            return shared.clone();
+        }
+        let shared = Arc::new(tags);
+        held.insert(shared.clone());
+        shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_tags_are_held_once() {
+        let shared = SharedTags::default();
+        let one = shared.share(Tags::from([("fleet".to_owned(), "north".to_owned())]));
+        let two = shared.share(Tags::from([("fleet".to_owned(), "north".to_owned())]));
+        let other = shared.share(Tags::from([("fleet".to_owned(), "south".to_owned())]));
+        assert!(Arc::ptr_eq(&one, &two));
+        assert!(!Arc::ptr_eq(&one, &other));
+    }
 }
 
 /// One product's devices as the platform has them.

@@ -11,7 +11,7 @@ fn device(nickname: Option<&str>, enabled: bool, tags: &[(&str, &str)]) -> LiveD
         iot_id: "".into(),
         nickname: nickname.map(Into::into),
         enabled,
-        tags: Some(Box::new(
+        tags: Some(std::sync::Arc::new(
             tags.iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
@@ -121,7 +121,7 @@ fn arbitrary_live() -> impl Strategy<Value = LiveProduct> {
             iot_id: "".into(),
             nickname: nickname.map(Into::into),
             enabled,
-            tags: Some(Box::new(tags)),
+            tags: Some(std::sync::Arc::new(tags)),
         }),
         0..60,
     )

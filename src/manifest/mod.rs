@@ -907,16 +907,22 @@ fn add_entry(
         entry.value.enabled.unwrap_or(true),
         &entry.value.tags,
     );
+    let expanded = |tags: &crate::model::Tags, n: u64| -> crate::model::Tags {
+        tags.iter()
+            .map(|(k, v)| (k.clone(), expand(v, n)))
+            .collect()
+    };
+    // Tags with no `{n}` are the same for every device of the entry: held once.
+    let constant = tags
+        .as_ref()
+        .filter(|tags| expanded(&tags.value, 1) == expanded(&tags.value, 2))
+        .map(|tags| std::sync::Arc::new(expanded(&tags.value, 0)));
     let spec = |n: u64| DeviceSpec {
         nickname: nickname.as_ref().map(|nick| expand(&nick.value, n).into()),
         enabled,
-        tags: tags.as_ref().map(|tags| {
-            Box::new(
-                tags.value
-                    .iter()
-                    .map(|(k, v)| (k.clone(), expand(v, n)))
-                    .collect(),
-            )
+        tags: constant.clone().or_else(|| {
+            tags.as_ref()
+                .map(|tags| std::sync::Arc::new(expanded(&tags.value, n)))
         }),
         origin: origin.clone(),
     };
@@ -950,6 +956,17 @@ mod tests {
                 .map(|t| t["site"].as_str()),
             Some("hq")
         );
+    }
+
+    #[test]
+    fn a_range_holds_tags_without_n_once() {
+        let text = "apiVersion: iotplan/v1\nkind: DeviceSet\nproduct: a1BwAGV8aWs\ndevices:\n  - name: a-{n:03}\n    range: {from: 1, to: 3}\n    tags: {site: hq}\n  - name: b-{n:03}\n    range: {from: 1, to: 2}\n    tags: {room: \"r{n}\"}\n";
+        let desired = load_str("m.yaml", text).expect("valid");
+        let devices = &desired.products["a1BwAGV8aWs"].devices;
+        let tags = |name: &str| devices[name].tags.clone().expect("tags");
+        assert!(std::sync::Arc::ptr_eq(&tags("a-001"), &tags("a-003")));
+        assert_eq!(tags("b-001")["room"], "r1");
+        assert_eq!(tags("b-002")["room"], "r2");
     }
 
     #[test]

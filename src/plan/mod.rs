@@ -334,7 +334,7 @@ pub fn applied(plan: &ProductPlan, live: &LiveProduct) -> LiveProduct {
                 iot_id: format!("new-{}", registration.name).into(),
                 nickname: registration.nickname.as_deref().map(Into::into),
                 enabled: registration.enabled,
-                tags: Some(Box::new(registration.tags.clone())),
+                tags: Some(std::sync::Arc::new(registration.tags.clone())),
             },
         );
     }
@@ -349,7 +349,7 @@ pub fn applied(plan: &ProductPlan, live: &LiveProduct) -> LiveProduct {
             device.enabled = change.to;
         }
         if let Some(change) = &update.tags {
-            let tags = device.tags.get_or_insert_with(Box::default);
+            let tags = std::sync::Arc::make_mut(device.tags.get_or_insert_with(Default::default));
             for key in &change.remove {
                 tags.remove(key);
             }

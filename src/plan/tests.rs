@@ -67,7 +67,7 @@ fn desired() -> impl Strategy<Value = ProductSpec> {
                         DeviceSpec {
                             nickname: nickname.map(Into::into),
                             enabled,
-                            tags: tags.map(Box::new),
+                            tags: tags.map(std::sync::Arc::new),
                             origin: origin(),
                         },
                     )
@@ -98,7 +98,7 @@ fn live() -> impl Strategy<Value = LiveProduct> {
                         iot_id: format!("iot-{name}").into(),
                         nickname: nickname.map(Into::into),
                         enabled,
-                        tags: Some(Box::new(tags)),
+                        tags: Some(std::sync::Arc::new(tags)),
                     },
                 )
             })
@@ -155,7 +155,7 @@ fn prune_spares_protected_devices_and_is_off_by_default() {
                 iot_id: format!("iot-{name}").into(),
                 nickname: None,
                 enabled: true,
-                tags: Some(Box::new(tags)),
+                tags: Some(std::sync::Arc::new(tags)),
             },
         );
     }

@@ -9,7 +9,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use super::paging::{compacted, list_devices_into};
 use super::{Client, Error};
 use crate::model::{
-    DesiredState, LiveDevice, LiveProduct, LiveState, PROTECT_TAG, ProductSpec, Tags,
+    DesiredState, LiveDevice, LiveProduct, LiveState, PROTECT_TAG, ProductSpec, SharedTags, Tags,
 };
 use crate::wire::codes;
 use crate::wire::ops::{
@@ -85,13 +85,13 @@ pub(crate) fn live_device(
     iot_id: String,
     nickname: Option<String>,
     status: &str,
-    tags: Option<BTreeMap<String, String>>,
+    tags: Option<std::sync::Arc<Tags>>,
 ) -> LiveDevice {
     LiveDevice {
         iot_id: iot_id.into(),
         nickname: nickname.filter(|n| !n.is_empty()).map(Into::into),
         enabled: status != "DISABLE",
-        tags: tags.map(Box::new),
+        tags,
     }
 }
 
@@ -168,7 +168,7 @@ pub async fn read_product(
             Some(names) => {
                 for name in names.iter().filter(|name| undeclared(name)) {
                     if let Some(device) = live.devices.get_mut(name) {
-                        device.tags = Some(Box::new(Tags::from([(
+                        device.tags = Some(std::sync::Arc::new(Tags::from([(
                             PROTECT_TAG.to_owned(),
                             "true".to_owned(),
                         )])));
@@ -380,6 +380,8 @@ async fn read_by_sql(
         }
     };
     let read = std::sync::atomic::AtomicUsize::new(0);
+    let shared = SharedTags::default();
+    let shared = &shared;
     let statements = windows.iter().flat_map(|(window, count)| {
         let conditions = window.map(Window::conditions).unwrap_or_default();
         (0..*count).step_by(MAX_SQL_ROWS as usize).map(move |offset| {
@@ -398,7 +400,7 @@ async fn read_by_sql(
                 progress(product_key, done, total as usize);
                 let mut rows = page.data;
                 rows.retain(|row| row.product_key == product_key);
-                Ok::<_, Error>(compacted(rows, sql_device))
+                Ok::<_, Error>(compacted(rows, |row| sql_device(row, shared)))
             }
         })
         .buffer_unordered(TAG_READS_IN_FLIGHT)
@@ -420,14 +422,19 @@ async fn read_by_sql(
     Ok(Some(live))
 }
 
-/// A QueryDeviceBySQL row as the plan sees it, with its tags.
-fn sql_device(row: SqlDevice) -> (String, LiveDevice) {
+/// A QueryDeviceBySQL row as the plan sees it, with its tags (equal ones shared).
+fn sql_device(row: SqlDevice, shared: &SharedTags) -> (String, LiveDevice) {
     let tags = row
         .tags
         .into_iter()
         .map(|tag| (tag.tag_name, tag.tag_value))
         .collect();
-    let device = live_device(row.iot_id, row.nickname, &row.status, Some(tags));
+    let device = live_device(
+        row.iot_id,
+        row.nickname,
+        &row.status,
+        Some(shared.share(tags)),
+    );
     (row.device_name, device)
 }
 
@@ -506,14 +513,16 @@ async fn read_tags(
         .filter(|name| needs_tags(name))
         .cloned()
         .collect();
-    let tags: Vec<(String, BTreeMap<String, String>)> = futures::stream::iter(wanted)
+    let shared = SharedTags::default();
+    let shared = &shared;
+    let tags: Vec<(String, std::sync::Arc<Tags>)> = futures::stream::iter(wanted)
         .map(|name| async move {
             let response = client
                 .call(&QueryDeviceProp {
                     device: DeviceRef::name(product_key, &name),
                 })
                 .await?;
-            Ok::<_, Error>((name, parse_props(&response.props)))
+            Ok::<_, Error>((name, shared.share(parse_props(&response.props))))
         })
         .buffer_unordered(TAG_READS_IN_FLIGHT)
         .try_collect()
@@ -524,7 +533,7 @@ async fn read_tags(
         })?;
     for (name, device_tags) in tags {
         if let Some(device) = live.devices.get_mut(&name) {
-            device.tags = Some(Box::new(device_tags));
+            device.tags = Some(device_tags);
         }
     }
     Ok(())

@@ -21,7 +21,7 @@ fn live(devices: &[Row<'_>]) -> LiveProduct {
                         iot_id: format!("iot-{name}").into(),
                         nickname: nickname.map(Into::into),
                         enabled: *enabled,
-                        tags: Some(Box::new(
+                        tags: Some(std::sync::Arc::new(
                             tags.iter()
                                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                                 .collect(),
