@@ -95,19 +95,24 @@ pub(super) async fn run(
     let report_progress = |product: &str, read: usize, total: usize| {
         progress.update(&format!("{product} reading devices"), read, total);
     };
-    let mut products = Vec::new();
-    let mut skipped = Vec::new();
-    for spec in loaded.desired.products.values() {
+    // Products are read side by side, as plan reads them.
+    let (clients, report_progress) = (&clients, &report_progress);
+    let reads = loaded.desired.products.values().map(|spec| async move {
         // Every device is listed, whatever `prune` says, so that unmanaged devices are found.
         let mut caveat = None;
-        let mut read = live::read(&clients, &one(spec, true), &report_progress).await;
+        let mut read = live::read(clients, &one(spec, true), report_progress).await;
         if let Err(errors) = &read
             && let [error] = errors.as_slice()
             && matches!(error.source, PlatformError::TooLargeToList { .. })
         {
             caveat = Some(error.source.to_string());
-            read = live::read(&clients, &one(spec, spec.prune), &report_progress).await;
+            read = live::read(clients, &one(spec, spec.prune), report_progress).await;
         }
+        (spec, caveat, read)
+    });
+    let mut products = Vec::new();
+    let mut skipped = Vec::new();
+    for (spec, caveat, read) in futures::future::join_all(reads).await {
         match read {
             Ok(state) => {
                 let live = state

@@ -810,24 +810,19 @@ async fn gateway(
         .get("x-acs-version")
         .and_then(|v| v.to_str().ok())
         .or_else(|| answered.params.get("Version"));
+    let incoming = auth::Incoming {
+        method: method.as_str(),
+        path: uri.path(),
+        query: &query,
+        body: &form,
+        raw_body: &raw_body,
+        headers,
+    };
     if declared_version == Some(sts::STS_VERSION) {
         answered.sts = true;
-        return sts_gateway(
-            emulator, method, uri, headers, &query, &form, &raw_body, answered, now,
-        );
+        return sts_gateway(emulator, &incoming, answered, now);
     }
-    let verified = auth::verify(
-        &|id| emulator.find_key(id),
-        &auth::Incoming {
-            method: method.as_str(),
-            path: uri.path(),
-            query: &query,
-            body: &form,
-            raw_body: &raw_body,
-            headers,
-        },
-        now,
-    )?;
+    let verified = auth::verify(&|id| emulator.find_key(id), &incoming, now)?;
     answered.action.clone_from(&verified.action);
     emulator.check_nonce(&verified.nonce, now)?;
     if verified.version != API_VERSION {
@@ -901,15 +896,9 @@ async fn gateway(
 }
 
 /// The STS endpoint: AssumeRoleWithOIDC is anonymous; AssumeRole is verified like every call.
-#[allow(clippy::too_many_arguments)]
 fn sts_gateway(
     emulator: &Emulator,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    query: &BTreeMap<String, String>,
-    form: &BTreeMap<String, String>,
-    raw_body: &[u8],
+    incoming: &auth::Incoming<'_>,
     answered: &Answered,
     now: i64,
 ) -> Result<Value, Reject> {
@@ -922,18 +911,7 @@ fn sts_gateway(
             now,
         );
     }
-    let verified = auth::verify(
-        &|id| emulator.find_key(id),
-        &auth::Incoming {
-            method: method.as_str(),
-            path: uri.path(),
-            query,
-            body: form,
-            raw_body,
-            headers,
-        },
-        now,
-    )?;
+    let verified = auth::verify(&|id| emulator.find_key(id), incoming, now)?;
     emulator.check_nonce(&verified.nonce, now)?;
     match verified.action.as_str() {
         "AssumeRole" => sts::assume_role(

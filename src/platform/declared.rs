@@ -38,8 +38,9 @@ const DETAIL_READS_IN_FLIGHT: usize = 8;
 /// product: it reads newest first, and every undeclared device it meets costs a fiftieth of a call.
 const LISTING_DECLARED_TENTHS: usize = 9;
 
-/// ... and when there are at least this many: below, BatchGetDeviceState alone takes under 2 s at
-/// its quota, and a second source would mostly add the calls in flight where the two meet.
+/// Nor does the listing join in below this many declared devices: BatchGetDeviceState alone then
+/// takes under 2 s at its quota, and a second source would mostly add the calls in flight where
+/// the two meet.
 const LISTING_MIN_DECLARED: usize = 5_000;
 
 /// Which source answered, for the read's summary.
@@ -258,12 +259,12 @@ impl Shared<'_> {
 
     /// The listing, from its first page on, until every declared name is answered. When it
     /// reaches its end, every name still pending does not exist.
-    async fn listing(&self, first: crate::wire::ops::QueryDeviceResponse) -> Result<(), Error> {
+    async fn listing(&self, first: &crate::wire::ops::QueryDeviceResponse) -> Result<(), Error> {
         let complete = paging::each_page(
             self.client,
             &self.spec.product_key,
             first,
-            |devices| self.listed(devices),
+            |_, devices| self.listed(devices),
             || self.done(),
         )
         .await?;
@@ -364,7 +365,7 @@ pub(crate) async fn read_declared(
             // Whichever ends first: the names (every one answered), or the listing (its end
             // answers for the rest).
             let names = std::pin::pin!(shared.names());
-            let listed = std::pin::pin!(shared.listing(first));
+            let listed = std::pin::pin!(shared.listing(&first));
             match futures::future::select(names, listed).await {
                 futures::future::Either::Left((result, _)) => result.map_err(wrap)?,
                 futures::future::Either::Right((result, names)) => {

@@ -119,8 +119,7 @@ fn parse_props(text: &str) -> BTreeMap<String, String> {
 /// ([`super::declared`]), except that on an Enterprise Edition instance whose product is mostly
 /// declared and whose devices declare tags, QueryDeviceBySQL (tags inline) reads the whole
 /// product. With prune on, the whole product is read (SQL on an Enterprise Edition instance, else
-/// the listing), and of each
-/// undeclared device only whether it carries `iotplan.protect: "true"` is read.
+/// the listing), and of each undeclared device only whether it carries `iotplan.protect: "true"`.
 ///
 /// # Errors
 /// The first read that fails after its retries.

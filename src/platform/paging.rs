@@ -84,52 +84,37 @@ pub async fn list_devices_into<T: Send>(
     let total = first.total as usize;
     let read = AtomicUsize::new(first.data.devices.len());
     progress(read.load(Ordering::Relaxed), total);
-    let last = is_last(&first, 1);
-    let page_count = first.page_count;
-    if u64::from(page_count) * u64::from(MAX_PAGE_SIZE) >= MAX_LIST_OFFSET {
+    if !listable(&first) {
         return Err(Error::TooLargeToList {
             product_key: product_key.to_owned(),
             devices: u64::from(first.total),
         });
     }
-    let mut kept: Vec<T> = Vec::with_capacity(total);
+    // Pages arrive out of order (the chain runs beside the shallow pages): kept by number, and
+    // put back in listing order, newest first, at the end.
+    let pages: std::sync::Mutex<Vec<(u32, Vec<T>)>> = std::sync::Mutex::new(Vec::new());
+    each_page(
+        client,
+        product_key,
+        &first,
+        |page, devices| {
+            let done = read.fetch_add(devices.len(), Ordering::Relaxed) + devices.len();
+            progress(done, total);
+            let devices = compacted(devices, &keep);
+            crate::sync::lock(&pages).push((page, devices));
+        },
+        || false,
+    )
+    .await?;
+    let mut pages = pages
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pages.sort_unstable_by_key(|(page, _)| *page);
+    let mut kept = Vec::with_capacity(total);
     kept.extend(first.data.devices.into_iter().map(&keep));
-    if last {
-        return Ok(kept);
+    for (_, devices) in pages {
+        kept.extend(devices);
     }
-    let counted = |devices: Vec<DeviceInfo>| {
-        let done = read.fetch_add(devices.len(), Ordering::Relaxed) + devices.len();
-        progress(done, total);
-        compacted(devices, &keep)
-    };
-    let shallow_pages = (NEXT_TOKEN_OFFSET / u64::from(MAX_PAGE_SIZE)) as u32;
-    // The chain starts at the last page CurrentPage alone can reach, if there are pages past it.
-    let chain_start = (page_count > shallow_pages).then_some(shallow_pages);
-    let parallel_last = chain_start.map_or(page_count, |start| start - 1);
-    let parallel = futures::stream::iter(2..=parallel_last)
-        .map(|page| device_page(client, product_key, page, None))
-        .buffered(PAGES_IN_FLIGHT)
-        .map_ok(|response| counted(response.data.devices))
-        .try_collect::<Vec<_>>();
-    let chain = async {
-        let mut pages = Vec::new();
-        let Some(mut page) = chain_start else {
-            return Ok::<_, Error>(pages);
-        };
-        let mut token = None;
-        loop {
-            let response = device_page(client, product_key, page, token.take()).await?;
-            let last = is_last(&response, page);
-            token = response.next_token;
-            pages.push(counted(response.data.devices));
-            if last {
-                return Ok(pages);
-            }
-            page += 1;
-        }
-    };
-    let (parallel, chain) = futures::future::try_join(parallel, chain).await?;
-    kept.extend(parallel.into_iter().chain(chain).flatten());
     Ok(kept)
 }
 
@@ -148,11 +133,11 @@ pub(crate) fn listable(first: &QueryDeviceResponse) -> bool {
 pub(crate) async fn each_page(
     client: &Client,
     product_key: &str,
-    first: QueryDeviceResponse,
-    on_page: impl Fn(Vec<DeviceInfo>) + Sync,
+    first: &QueryDeviceResponse,
+    on_page: impl Fn(u32, Vec<DeviceInfo>) + Sync,
     stop: impl Fn() -> bool + Sync,
 ) -> Result<bool, Error> {
-    if is_last(&first, 1) {
+    if is_last(first, 1) {
         return Ok(true);
     }
     let page_count = first.page_count;
@@ -175,7 +160,7 @@ pub(crate) async fn each_page(
                 })
                 .await;
             if let Some((_, answer)) = asked {
-                answer.map(Some)
+                answer.map(|response| Some((page, response)))
             } else {
                 cut.store(true, Ordering::Relaxed);
                 Ok(None)
@@ -183,8 +168,8 @@ pub(crate) async fn each_page(
         })
         .buffered(PAGES_IN_FLIGHT)
         .try_for_each(|response| {
-            if let Some(response) = response {
-                on_page(response.data.devices);
+            if let Some((page, response)) = response {
+                on_page(page, response.data.devices);
             }
             futures::future::ready(Ok(()))
         });
@@ -200,7 +185,7 @@ pub(crate) async fn each_page(
             let response = device_page(client, product_key, page, token.take()).await?;
             let last = is_last(&response, page);
             token = response.next_token;
-            on_page(response.data.devices);
+            on_page(page, response.data.devices);
             if last {
                 return Ok(true);
             }

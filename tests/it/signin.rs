@@ -51,34 +51,38 @@ fn token_file(
     path
 }
 
-/// Runs the binary with nothing of this machine's environment: HOME is `dir/home`, the
-/// metadata service is off unless `vars` turn it on, and STS is the emulator.
+/// The binary with nothing of this machine's environment: HOME is `dir/home`, the metadata
+/// service is off unless `vars` turn it on, and STS is the emulator.
+fn command(
+    endpoint: &str,
+    dir: &Path,
+    vars: &[(&str, String)],
+    args: &[&str],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iotplan"));
+    command
+        .env_clear()
+        .current_dir(dir)
+        .env("HOME", home(dir))
+        .env("NO_COLOR", "1")
+        .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
+        .env("IOTPLAN_ENDPOINT", endpoint)
+        .env("ALIBABA_CLOUD_STS_ENDPOINT", endpoint)
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .args(args);
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs [`command`] to its end.
 async fn signin(env: &TestEnv, dir: &Path, vars: &[(&str, String)], args: &[&str]) -> Output {
-    let endpoint = env.running.endpoint();
-    let dir = dir.to_owned();
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let mut command = assert_cmd::Command::cargo_bin("iotplan").expect("binary");
-        command
-            .env_clear()
-            .current_dir(&dir)
-            .env("HOME", home(&dir))
-            .env("NO_COLOR", "1")
-            .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
-            .env("IOTPLAN_ENDPOINT", &endpoint)
-            .env("ALIBABA_CLOUD_STS_ENDPOINT", &endpoint)
-            .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
-        for (key, value) in vars {
-            command.env(key, value);
-        }
-        command.args(args).output().expect("runs")
-    })
-    .await
-    .expect("joined")
+    let mut command = command(&env.running.endpoint(), dir, vars, args);
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("joined")
 }
 
 fn count(log: &[LoggedRequest], action: &str) -> usize {
@@ -669,28 +673,8 @@ async fn credentials_lost_mid_apply_stop_it_and_the_next_run_finishes_it() {
         "--secrets-out",
         "secrets.json",
     ];
-    let running = {
-        let env_vars = vars.clone();
-        let dir = dir.path().to_owned();
-        let endpoint = env.running.endpoint();
-        std::thread::spawn(move || {
-            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iotplan"));
-            command
-                .env_clear()
-                .current_dir(&dir)
-                .env("HOME", home(&dir))
-                .env("NO_COLOR", "1")
-                .env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
-                .env("IOTPLAN_ENDPOINT", &endpoint)
-                .env("ALIBABA_CLOUD_STS_ENDPOINT", &endpoint)
-                .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-                .args(apply);
-            for (key, value) in env_vars {
-                command.env(key, value);
-            }
-            command.output().expect("runs")
-        })
-    };
+    let mut apply_command = command(&env.running.endpoint(), dir.path(), &vars, &apply);
+    let running = std::thread::spawn(move || apply_command.output().expect("runs"));
     // Once registrations are under way, the CI system stops providing tokens.
     let deadline = std::time::Instant::now() + Duration::from_mins(1);
     while count(

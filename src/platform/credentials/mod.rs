@@ -67,6 +67,16 @@ pub const ENV_MAX_ATTEMPTS: &str = "IOTPLAN_MAX_ATTEMPTS";
 /// The audience iotplan asks a CI system's OIDC token for, and STS checks.
 pub const OIDC_AUDIENCE: &str = "sts.aliyuncs.com";
 
+/// What each source of the chain said, one `  - source: what` line each (each line begins with a
+/// line break).
+pub(crate) fn listed(said: &[(String, String)]) -> String {
+    use std::fmt::Write as _;
+    said.iter().fold(String::new(), |mut out, (source, what)| {
+        let _ = write!(out, "\n  - {source}: {what}");
+        out
+    })
+}
+
 /// An AccessKey pair, with a token for STS.
 #[derive(Clone, Debug)]
 pub struct Credentials {
@@ -83,8 +93,8 @@ pub struct Credentials {
 pub enum ConfigError {
     /// No source of credentials is configured.
     #[error(
-        "no credentials: none of the sources iotplan looks at is set up:\n{}\nhint: set {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET}, or {ENV_ROLE_ARN}, {ENV_OIDC_PROVIDER_ARN} and {ENV_OIDC_TOKEN_FILE} for OIDC, or pass --profile NAME",
-        said.iter().map(|(source, what)| format!("  - {source}: {what}")).collect::<Vec<_>>().join("\n")
+        "no credentials: none of the sources iotplan looks at is set up:{}\nhint: set {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET}, or {ENV_ROLE_ARN}, {ENV_OIDC_PROVIDER_ARN} and {ENV_OIDC_TOKEN_FILE} for OIDC, or pass --profile NAME",
+        listed(said)
     )]
     MissingCredentials {
         /// What each source said, in chain order.

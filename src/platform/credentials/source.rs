@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Credentials;
 use super::chain::Chain;
 use super::fetch::{self, Http, Lease};
+use super::{Credentials, listed};
 
 /// Refresh when less than this part of the credentials' life remains (also at 3 minutes, or half
 /// the life of short-lived ones, whichever comes first).
@@ -51,13 +51,6 @@ impl CredentialError {
             }
         }
     }
-}
-
-fn listed(said: &[(String, String)]) -> String {
-    said.iter()
-        .map(|(source, what)| format!("\n  - {source}: {what}"))
-        .collect::<Vec<_>>()
-        .concat()
 }
 
 /// Which source won, for `-v` and reports.
