@@ -31,7 +31,7 @@ use crate::wire::params::Params;
 use crate::wire::{self, Action};
 
 /// What a handler needs besides the store.
-pub(crate) struct Context<'a> {
+pub(super) struct Context<'a> {
     /// Now, epoch ms.
     pub now_ms: i64,
     /// The request's IotInstanceId.
@@ -45,19 +45,19 @@ pub(crate) struct Context<'a> {
 }
 
 /// Whether a handler changed the store (so the state file must be written).
-pub(crate) struct Answer {
+pub(super) struct Answer {
     /// The success body fields.
     pub body: Value,
     /// Whether state changed.
     pub changed: bool,
 }
 
-fn answer<T: Serialize>(body: &T, changed: bool) -> Result<Answer, Reject> {
+pub(super) fn answer<T: Serialize>(body: &T, changed: bool) -> Result<Answer, Reject> {
     let body = serde_json::to_value(body).map_err(|e| Reject::internal(&e.to_string()))?;
     Ok(Answer { body, changed })
 }
 
-fn read<O: Operation>(params: &Params) -> Result<O, Reject> {
+pub(super) fn read<O: Operation>(params: &Params) -> Result<O, Reject> {
     O::read(params).map_err(Reject::from)
 }
 
@@ -86,9 +86,7 @@ pub(crate) fn dispatch(
         Action::DeleteDevice => {
             let request: DeleteDevice = read(params)?;
             let (product_key, name) = find_device(store, ctx, &request.device)?;
-            if let Some(devices) = store.devices.get_mut(&product_key) {
-                devices.remove(&name);
-            }
+            store.delete_device(&product_key, &name);
             answer(&Empty {}, true)
         }
         Action::EnableThing => {
@@ -137,10 +135,36 @@ pub(crate) fn dispatch(
         }
         Action::QueryProductList => query_product_list(store, ctx, &read(params)?),
         Action::CreateProduct => create_product(store, ctx, read(params)?),
+        Action::UpdateProduct
+        | Action::DeleteProduct
+        | Action::CreateProductTags
+        | Action::UpdateProductTags
+        | Action::DeleteProductTags
+        | Action::ListProductTags => super::products::dispatch(action, store, ctx, params),
+        Action::QueryDeviceDetail
+        | Action::QueryDeviceInfo
+        | Action::GetDeviceStatus
+        | Action::RegisterDevice
+        | Action::QueryDeviceStatistics => super::devices::dispatch(action, store, ctx, params),
+        Action::CreateDeviceGroup
+        | Action::UpdateDeviceGroup
+        | Action::DeleteDeviceGroup
+        | Action::QueryDeviceGroupList
+        | Action::QueryDeviceGroupInfo
+        | Action::QueryDeviceGroupTagList
+        | Action::SetDeviceGroupTags
+        | Action::BatchAddDeviceGroupRelations
+        | Action::BatchDeleteDeviceGroupRelations
+        | Action::QueryDeviceListByDeviceGroup
+        | Action::QueryDeviceGroupByDevice => super::groups::dispatch(action, store, ctx, params),
     }
 }
 
-fn product<'s>(store: &'s Store, ctx: &Context<'_>, key: &str) -> Result<&'s Product, Reject> {
+pub(super) fn product<'s>(
+    store: &'s Store,
+    ctx: &Context<'_>,
+    key: &str,
+) -> Result<&'s Product, Reject> {
     store.product(key, ctx.instance).ok_or_else(|| {
         Reject::business(
             codes::PRODUCT_NOT_EXISTED,
@@ -149,7 +173,7 @@ fn product<'s>(store: &'s Store, ctx: &Context<'_>, key: &str) -> Result<&'s Pro
     })
 }
 
-fn not_found(what: &str) -> Reject {
+pub(super) fn not_found(what: &str) -> Reject {
     Reject::business(
         codes::DEVICE_NOT_EXISTED,
         &format!("The device {what} does not exist."),
@@ -157,7 +181,7 @@ fn not_found(what: &str) -> Reject {
 }
 
 /// Resolves a device reference to (product key, name) in the request's instance.
-fn find_device(
+pub(super) fn find_device(
     store: &Store,
     ctx: &Context<'_>,
     device: &DeviceRef,
@@ -190,7 +214,7 @@ fn find_device(
     }
 }
 
-fn device_mut<'s>(
+pub(super) fn device_mut<'s>(
     store: &'s mut Store,
     product_key: &str,
     name: &str,
@@ -361,11 +385,11 @@ fn batch_register_device_with_apply_id(
     )
 }
 
-fn invalid_page(message: &str) -> Reject {
+pub(super) fn invalid_page(message: &str) -> Reject {
     Reject::business(codes::INVALID_PAGE, message)
 }
 
-fn page_size(value: Option<u32>, default: u32, max: u32) -> Result<u32, Reject> {
+pub(super) fn page_size(value: Option<u32>, default: u32, max: u32) -> Result<u32, Reject> {
     let size = value.unwrap_or(default);
     if (1..=max).contains(&size) {
         Ok(size)
@@ -376,14 +400,14 @@ fn page_size(value: Option<u32>, default: u32, max: u32) -> Result<u32, Reject> 
     }
 }
 
-fn current_page(value: Option<u32>) -> Result<u32, Reject> {
+pub(super) fn current_page(value: Option<u32>) -> Result<u32, Reject> {
     match value.unwrap_or(1) {
         0 => Err(invalid_page("CurrentPage must be at least 1.")),
         page => Ok(page),
     }
 }
 
-fn page_count(total: usize, size: u32) -> u32 {
+pub(super) fn page_count(total: usize, size: u32) -> u32 {
     u32::try_from(total.div_ceil(size as usize)).unwrap_or(u32::MAX)
 }
 
@@ -902,7 +926,7 @@ fn save_device_prop(
     answer(&Empty {}, true)
 }
 
-fn product_data(product: &Product, device_count: usize) -> ProductData {
+pub(super) fn product_data(product: &Product, device_count: usize) -> ProductData {
     ProductData {
         product_key: product.key.clone(),
         product_name: product.name.clone(),
@@ -974,18 +998,12 @@ fn query_product_list(
     )
 }
 
-fn is_valid_product_name(name: &str) -> bool {
-    name.chars().all(|c| {
-        c.is_ascii_alphanumeric() || c == '_' || (!c.is_ascii() && wire::is_nickname_char(c))
-    }) && (4..=30).contains(&wire::nickname_weight(name))
-}
-
 fn create_product(
     store: &mut Store,
     ctx: &Context<'_>,
     request: CreateProduct,
 ) -> Result<Answer, Reject> {
-    if !is_valid_product_name(&request.product_name) {
+    if !wire::is_valid_product_or_group_name(&request.product_name) {
         return Err(Reject::business(
             codes::INVALID_PRODUCT_NAME,
             "A product name is 4-30 characters of letters, digits, _ and CJK (each CJK character counts 2).",
@@ -1044,6 +1062,7 @@ fn create_product(
         net_type: net_type.or(Some(3)),
         description: request.description.unwrap_or_default(),
         protocol_type: request.protocol_type,
+        tags: BTreeMap::new(),
         created_ms: ctx.now_ms,
         seq: 0,
     };

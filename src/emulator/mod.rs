@@ -6,7 +6,10 @@
 //! store. It never panics on input: every malformed request gets an error envelope.
 
 mod auth;
+mod devices;
+mod groups;
 mod handlers;
+mod products;
 pub mod seed;
 mod sql;
 pub mod store;

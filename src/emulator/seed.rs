@@ -181,6 +181,7 @@ pub fn new_product(
         net_type: Some(3),
         description: String::new(),
         protocol_type: None,
+        tags: BTreeMap::new(),
         created_ms: now_ms,
         seq: 0,
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
-use crate::wire::ops::{ApplyStatus, InvalidDetail, NameToCheck};
+use crate::wire::ops::{ApplyStatus, InvalidDetail, Member, NameToCheck};
 
 /// The state file's format version.
 pub const STATE_VERSION: u32 = 1;
@@ -42,6 +42,37 @@ pub struct Product {
     /// Protocol type.
     #[serde(default)]
     pub protocol_type: Option<String>,
+    /// Product tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Creation, epoch ms.
+    pub created_ms: i64,
+    /// Creation order, for newest-first listings.
+    pub seq: u64,
+}
+
+/// A device group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Group {
+    /// The GroupId.
+    pub id: String,
+    /// The name, unique in the account.
+    pub name: String,
+    /// The description.
+    #[serde(default)]
+    pub description: String,
+    /// The parent's GroupId.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// The instance it lives in (`None`: the public instance).
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// Group tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Members, by product and name.
+    #[serde(default)]
+    pub members: BTreeSet<Member>,
     /// Creation, epoch ms.
     pub created_ms: i64,
     /// Creation order, for newest-first listings.
@@ -159,6 +190,9 @@ pub struct Store {
     pub devices: BTreeMap<String, ProductDevices>,
     /// Applications by id.
     pub applications: BTreeMap<i64, Application>,
+    /// Device groups by GroupId.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Group>,
     /// Last ApplyId handed out.
     pub last_apply_id: i64,
     /// Last sequence number handed out.
@@ -225,6 +259,41 @@ impl Store {
                         device.seq, self.last_seq
                     ));
                 }
+            }
+        }
+        for (id, group) in &self.groups {
+            if *id != group.id {
+                return Err(format!(
+                    "group {id} is listed under another id ({})",
+                    group.id
+                ));
+            }
+            let mut level = 1;
+            let mut parent = group.parent.as_ref();
+            while let Some(up) = parent {
+                let Some(above) = self.groups.get(up) else {
+                    return Err(format!(
+                        "group {id} has parent {up}, which is not in groups"
+                    ));
+                };
+                level += 1;
+                if level > crate::wire::MAX_GROUP_DEPTH {
+                    return Err(format!(
+                        "group {id} is nested deeper than {} levels (or its parents loop)",
+                        crate::wire::MAX_GROUP_DEPTH
+                    ));
+                }
+                parent = above.parent.as_ref();
+            }
+            if let Some(member) = group.members.iter().find(|m| {
+                self.devices
+                    .get(&m.product_key)
+                    .is_none_or(|d| !d.by_name.contains_key(&m.device_name))
+            }) {
+                return Err(format!(
+                    "group {id} lists member {}/{}, which is not in devices",
+                    member.product_key, member.device_name
+                ));
             }
         }
         for (id, application) in &self.applications {
@@ -305,6 +374,44 @@ impl Store {
             .entry(product_key.to_owned())
             .or_default()
             .insert(device);
+    }
+
+    /// Removes a device, and its memberships.
+    pub fn delete_device(&mut self, product_key: &str, name: &str) {
+        if let Some(devices) = self.devices.get_mut(product_key) {
+            devices.remove(name);
+        }
+        let member = Member {
+            product_key: product_key.to_owned(),
+            device_name: name.to_owned(),
+        };
+        for group in self.groups.values_mut() {
+            group.members.remove(&member);
+        }
+    }
+
+    /// How many groups hold a device.
+    #[must_use]
+    pub fn groups_of(&self, member: &Member) -> usize {
+        self.groups
+            .values()
+            .filter(|g| g.members.contains(member))
+            .count()
+    }
+
+    /// How deep a group is: a top-level group is level 1.
+    #[must_use]
+    pub fn group_level(&self, id: &str) -> usize {
+        let mut level = 0;
+        let mut at = Some(id);
+        while let Some(id) = at {
+            level += 1;
+            at = self.groups.get(id).and_then(|g| g.parent.as_deref());
+            if level > self.groups.len() {
+                break;
+            }
+        }
+        level
     }
 
     /// Starts an application in `CHECK` (names) or `CREATE` (random names).
@@ -467,6 +574,7 @@ mod tests {
             net_type: None,
             description: String::new(),
             protocol_type: None,
+            tags: BTreeMap::new(),
             created_ms: 0,
             seq: 0,
         }

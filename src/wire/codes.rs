@@ -96,6 +96,26 @@ pub const PRODUCT_DESC_TOO_LONG: &str = "iot.prod.LongProductDesc";
 pub const INVALID_COMMODITY_CODE: &str = "iot.prod.InvalidAliyunCommodityCode";
 /// `iot.prod.AlreadyExistedProductName`: A product of that name exists.
 pub const PRODUCT_NAME_EXISTS: &str = "iot.prod.AlreadyExistedProductName";
+/// `iot.prod.ProductHasDevices`: DeleteProduct of a product that still has devices (the
+/// emulator's code; the platform's is not documented).
+pub const PRODUCT_HAS_DEVICES: &str = "iot.prod.ProductHasDevices";
+/// `iot.prod.ProductTagCountExceedMax`: a product would hold more than 10 tags (the emulator's).
+pub const PRODUCT_TAGS_EXCEEDED: &str = "iot.prod.ProductTagCountExceedMax";
+/// `iot.device.AlreadyExistedDeviceName`: RegisterDevice of a name the product has.
+pub const DEVICE_NAME_EXISTS: &str = "iot.device.AlreadyExistedDeviceName";
+/// `iot.group.NotExistedGroup`: unknown GroupId (group codes are the emulator's: the platform's
+/// are not documented).
+pub const GROUP_NOT_EXISTED: &str = "iot.group.NotExistedGroup";
+/// `iot.group.InvalidFormattedGroupName`: the name breaks the naming rule.
+pub const INVALID_GROUP_NAME: &str = "iot.group.InvalidFormattedGroupName";
+/// `iot.group.LongGroupDescription`: the description is longer than 100 characters.
+pub const GROUP_DESC_TOO_LONG: &str = "iot.group.LongGroupDescription";
+/// `iot.group.GroupCountExceedMax`: the account holds 1,000 groups.
+pub const GROUP_COUNT_EXCEEDED: &str = "iot.group.GroupCountExceedMax";
+/// `iot.group.GroupLevelExceedMax`: the parent is at the third level already.
+pub const GROUP_TOO_DEEP: &str = "iot.group.GroupLevelExceedMax";
+/// `iot.group.SubGroupNotNull`: DeleteDeviceGroup of a group with sub-groups.
+pub const GROUP_HAS_SUBGROUPS: &str = "iot.group.SubGroupNotNull";
 /// `iot.system.InstanceNotFound`: The IotInstanceId is unknown.
 pub const INSTANCE_NOT_FOUND: &str = "iot.system.InstanceNotFound";
 /// `iot.Sre.IotInstanceNotFound`: The IotInstanceId is unknown (the other spelling).

@@ -77,6 +77,28 @@ actions! {
     QueryProduct => 50, false;
     QueryProductList => 50, false;
     CreateProduct => 50, true;
+    UpdateProduct => 50, true;
+    DeleteProduct => 50, true;
+    CreateProductTags => 500, true;
+    UpdateProductTags => 500, true;
+    DeleteProductTags => 500, true;
+    ListProductTags => 50, false;
+    QueryDeviceDetail => 50, false;
+    QueryDeviceInfo => 50, false;
+    GetDeviceStatus => 50, false;
+    RegisterDevice => 30, true;
+    QueryDeviceStatistics => 50, false;
+    CreateDeviceGroup => 500, true;
+    UpdateDeviceGroup => 50, true;
+    DeleteDeviceGroup => 500, true;
+    QueryDeviceGroupList => 100, false;
+    QueryDeviceGroupInfo => 30, false;
+    QueryDeviceGroupTagList => 50, false;
+    SetDeviceGroupTags => 50, true;
+    BatchAddDeviceGroupRelations => 50, true;
+    BatchDeleteDeviceGroupRelations => 50, true;
+    QueryDeviceListByDeviceGroup => 5, false;
+    QueryDeviceGroupByDevice => 50, false;
 }
 
 impl Action {
@@ -154,6 +176,33 @@ pub const MAX_REGISTER_COUNT: u32 = 10_000;
 /// Most entries iotplan puts in one BatchUpdateDeviceNickname.
 pub const MAX_NICKNAME_UPDATES: usize = 100;
 
+/// Most devices one BatchAddDeviceGroupRelations or BatchDeleteDeviceGroupRelations takes.
+pub const MAX_GROUP_RELATIONS: usize = 200;
+
+/// Most groups a device is in.
+pub const MAX_GROUPS_PER_DEVICE: usize = 10;
+
+/// Most groups an account holds.
+pub const MAX_GROUPS: usize = 1_000;
+
+/// Deepest group nesting: a top-level group is level 1.
+pub const MAX_GROUP_DEPTH: usize = 3;
+
+/// Largest QueryDeviceGroupList page.
+pub const MAX_GROUP_PAGE_SIZE: u32 = 200;
+
+/// Largest QueryProductList page.
+pub const MAX_PRODUCT_PAGE_SIZE: u32 = 200;
+
+/// Most tags a group holds.
+pub const MAX_GROUP_TAGS: usize = 100;
+
+/// Most tags a product holds, and most one product tag call writes.
+pub const MAX_PRODUCT_TAGS: usize = 10;
+
+/// Longest group and product description.
+pub const MAX_DESCRIPTION_CHARS: usize = 100;
+
 /// Most tags a device holds, and most one SaveDeviceProp sets.
 pub const MAX_TAGS: usize = 100;
 
@@ -214,6 +263,15 @@ pub fn is_nickname_char(c: char) -> bool {
 #[must_use]
 pub fn is_valid_nickname(nickname: &str, max_weight: usize) -> bool {
     nickname.chars().all(is_nickname_char) && (4..=max_weight).contains(&nickname_weight(nickname))
+}
+
+/// Checks a product or group name (they share the rule): ASCII letters, digits, `_` and CJK
+/// (counting 2), a weighted length of 4–30.
+#[must_use]
+pub fn is_valid_product_or_group_name(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || (!c.is_ascii() && is_nickname_char(c)))
+        && (4..=30).contains(&nickname_weight(name))
 }
 
 /// Checks a tag key: letters, digits, `_`, `-`, `.`; not starting with a digit; 2–32 bytes.

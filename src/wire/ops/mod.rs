@@ -132,12 +132,14 @@ fn read_product_key(params: &Params) -> Result<String, ParamError> {
 }
 
 mod bulk;
+mod groups;
 mod mutating;
 mod products;
 mod reading;
 mod registration;
 
 pub use bulk::*;
+pub use groups::*;
 pub use mutating::*;
 pub use products::*;
 pub use reading::*;

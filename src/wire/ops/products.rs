@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Operation, read_product_key};
+use super::{Empty, Operation, read_product_key};
 use crate::secret::Secret;
 use crate::wire::Action;
 use crate::wire::params::{ParamError, Params, WireParams};
@@ -281,6 +281,215 @@ impl Operation for CreateProduct {
             net_type: text("NetType"),
             protocol_type: text("ProtocolType"),
             publish_auto: params.bool("PublishAuto")?,
+        })
+    }
+}
+
+/// UpdateProduct: a new name and description (nothing else of a product can change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateProduct {
+    /// The product.
+    pub product_key: String,
+    /// The name (required even when unchanged).
+    pub product_name: String,
+    /// The description.
+    pub description: Option<String>,
+}
+
+impl Operation for UpdateProduct {
+    const ACTION: Action = Action::UpdateProduct;
+    type Response = Empty;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query("ProductKey", &self.product_key);
+        params.query("ProductName", &self.product_name);
+        params.query_opt("Description", self.description.as_ref());
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            product_key: read_product_key(params)?,
+            product_name: params.required("ProductName")?.to_owned(),
+            description: params.optional("Description").map(str::to_owned),
+        })
+    }
+}
+
+/// DeleteProduct: remove a product (refused while it has devices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteProduct {
+    /// The product.
+    pub product_key: String,
+}
+
+impl Operation for DeleteProduct {
+    const ACTION: Action = Action::DeleteProduct;
+    type Response = Empty;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query("ProductKey", &self.product_key);
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            product_key: read_product_key(params)?,
+        })
+    }
+}
+
+/// One product tag.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProductTag {
+    /// The key.
+    pub tag_key: String,
+    /// The value.
+    #[serde(default)]
+    pub tag_value: String,
+}
+
+/// `{"ProductTag": [...]}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProductTagList {
+    /// The tags.
+    #[serde(rename = "ProductTag", default)]
+    pub tags: Vec<ProductTag>,
+}
+
+fn write_product_tags(tags: &[ProductTag], params: &mut WireParams) {
+    for (index, tag) in tags.iter().enumerate() {
+        params.query(format!("ProductTag.{}.TagKey", index + 1), &tag.tag_key);
+        params.query(format!("ProductTag.{}.TagValue", index + 1), &tag.tag_value);
+    }
+}
+
+fn read_product_tags(params: &Params) -> Result<Vec<ProductTag>, ParamError> {
+    let tags = params
+        .object_list("ProductTag")?
+        .into_iter()
+        .map(|mut fields| {
+            Ok(ProductTag {
+                tag_key: fields
+                    .remove("TagKey")
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| ParamError::Missing("ProductTag.N.TagKey".to_owned()))?,
+                tag_value: fields.remove("TagValue").unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>, ParamError>>()?;
+    if tags.is_empty() {
+        return Err(ParamError::Missing("ProductTag".to_owned()));
+    }
+    Ok(tags)
+}
+
+/// The answer of the product tag writes: tags that were refused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProductTagsResponse {
+    /// Tags not written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_product_tags: Option<ProductTagList>,
+}
+
+macro_rules! product_tags_op {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            /// The product.
+            pub product_key: String,
+            /// The tags, at most 10 a call.
+            pub tags: Vec<ProductTag>,
+        }
+
+        impl Operation for $name {
+            const ACTION: Action = Action::$name;
+            type Response = ProductTagsResponse;
+
+            fn write(&self, params: &mut WireParams) {
+                params.query("ProductKey", &self.product_key);
+                write_product_tags(&self.tags, params);
+            }
+
+            fn read(params: &Params) -> Result<Self, ParamError> {
+                Ok(Self {
+                    product_key: read_product_key(params)?,
+                    tags: read_product_tags(params)?,
+                })
+            }
+        }
+    };
+}
+
+product_tags_op!(
+    /// CreateProductTags: add tags to a product (a key it has already is refused).
+    CreateProductTags
+);
+product_tags_op!(
+    /// UpdateProductTags: change the values of tags a product has.
+    UpdateProductTags
+);
+
+/// DeleteProductTags: remove tags by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteProductTags {
+    /// The product.
+    pub product_key: String,
+    /// The keys.
+    pub keys: Vec<String>,
+}
+
+impl Operation for DeleteProductTags {
+    const ACTION: Action = Action::DeleteProductTags;
+    type Response = Empty;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query("ProductKey", &self.product_key);
+        for (index, key) in self.keys.iter().enumerate() {
+            params.query(format!("ProductTagKey.{}", index + 1), key);
+        }
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        let keys = params.list("ProductTagKey")?;
+        if keys.is_empty() {
+            return Err(ParamError::Missing("ProductTagKey".to_owned()));
+        }
+        Ok(Self {
+            product_key: read_product_key(params)?,
+            keys,
+        })
+    }
+}
+
+/// ListProductTags: a product's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListProductTags {
+    /// The product.
+    pub product_key: String,
+}
+
+/// ListProductTags's success body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListProductTagsResponse {
+    /// The tags.
+    #[serde(default)]
+    pub data: ProductTagList,
+}
+
+impl Operation for ListProductTags {
+    const ACTION: Action = Action::ListProductTags;
+    type Response = ListProductTagsResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query("ProductKey", &self.product_key);
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            product_key: read_product_key(params)?,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Operation, read_product_key};
+use super::{DeviceRef, Operation, read_product_key};
 use crate::secret::Secret;
 use crate::wire::Action;
 use crate::wire::params::{ParamError, Params, WireParams};
@@ -269,6 +269,192 @@ impl Operation for BatchGetDeviceState {
             product_key: params.optional("ProductKey").map(str::to_owned),
             device_names: params.list("DeviceName")?,
             iot_ids: params.list("IotId")?,
+        })
+    }
+}
+
+/// QueryDeviceDetail: one device, by IotId or product and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryDeviceDetail {
+    /// The device.
+    pub device: DeviceRef,
+}
+
+/// QueryDeviceDetail's `Data`: the detail fields, and where and when the device was last online.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceDetailData {
+    /// The fields BatchQueryDeviceDetail also gives.
+    #[serde(flatten)]
+    pub detail: DeviceDetail,
+    /// Last online, text.
+    #[serde(default)]
+    pub gmt_online: String,
+    /// Last online, ISO 8601 UTC.
+    #[serde(default)]
+    pub utc_online: String,
+    /// Last address.
+    #[serde(default)]
+    pub ip_address: String,
+    /// Whether the caller owns the device.
+    #[serde(default)]
+    pub owner: bool,
+}
+
+/// QueryDeviceDetail's success body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryDeviceDetailResponse {
+    /// The device.
+    pub data: DeviceDetailData,
+}
+
+impl Operation for QueryDeviceDetail {
+    const ACTION: Action = Action::QueryDeviceDetail;
+    type Response = QueryDeviceDetailResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        self.device.write(params, "");
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            device: DeviceRef::read(params)?,
+        })
+    }
+}
+
+/// QueryDeviceInfo: a device's identity and secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryDeviceInfo {
+    /// The device.
+    pub device: DeviceRef,
+}
+
+/// QueryDeviceInfo's `Data` (RegisterDevice answers the same).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceIdentity {
+    /// The product.
+    pub product_key: String,
+    /// The name.
+    pub device_name: String,
+    /// The IotId.
+    pub iot_id: String,
+    /// The secret.
+    #[serde(default)]
+    pub device_secret: Secret,
+    /// The nickname.
+    #[serde(default)]
+    pub nickname: Option<String>,
+}
+
+/// QueryDeviceInfo's success body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryDeviceInfoResponse {
+    /// The device.
+    pub data: DeviceIdentity,
+}
+
+impl Operation for QueryDeviceInfo {
+    const ACTION: Action = Action::QueryDeviceInfo;
+    type Response = QueryDeviceInfoResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        self.device.write(params, "");
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            device: DeviceRef::read(params)?,
+        })
+    }
+}
+
+/// GetDeviceStatus: one device's connection state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetDeviceStatus {
+    /// The device.
+    pub device: DeviceRef,
+}
+
+/// GetDeviceStatus's `Data`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceStatusData {
+    /// `ONLINE`, `OFFLINE`, `UNACTIVE` or `DISABLE`.
+    pub status: String,
+    /// When the state was read, epoch ms.
+    #[serde(default)]
+    pub timestamp: i64,
+}
+
+/// GetDeviceStatus's success body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetDeviceStatusResponse {
+    /// The state.
+    pub data: DeviceStatusData,
+}
+
+impl Operation for GetDeviceStatus {
+    const ACTION: Action = Action::GetDeviceStatus;
+    type Response = GetDeviceStatusResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        self.device.write(params, "");
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            device: DeviceRef::read(params)?,
+        })
+    }
+}
+
+/// QueryDeviceStatistics: device counts of a product, a group, or the whole instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryDeviceStatistics {
+    /// Count this product's devices.
+    pub product_key: Option<String>,
+    /// Count this group's members.
+    pub group_id: Option<String>,
+}
+
+/// QueryDeviceStatistics's `Data` (lower camel case on the wire).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceStatistics {
+    /// Devices.
+    pub device_count: u64,
+    /// Devices ever activated.
+    pub active_count: u64,
+    /// Devices online.
+    pub online_count: u64,
+}
+
+/// QueryDeviceStatistics's success body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryDeviceStatisticsResponse {
+    /// The counts.
+    pub data: DeviceStatistics,
+}
+
+impl Operation for QueryDeviceStatistics {
+    const ACTION: Action = Action::QueryDeviceStatistics;
+    type Response = QueryDeviceStatisticsResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query_opt("ProductKey", self.product_key.as_ref());
+        params.query_opt("GroupId", self.group_id.as_ref());
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            product_key: params.optional("ProductKey").map(str::to_owned),
+            group_id: params.optional("GroupId").map(str::to_owned),
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApplyIdResponse, NameList, Operation, read_product_key};
+use super::{ApplyIdResponse, DeviceIdentity, NameList, Operation, read_product_key};
 use crate::secret::Secret;
 use crate::wire::Action;
 use crate::wire::params::{ParamError, Params, WireParams};
@@ -347,6 +347,44 @@ impl Operation for BatchRegisterDevice {
         Ok(Self {
             product_key: read_product_key(params)?,
             count: params.required_int("Count")?,
+        })
+    }
+}
+
+/// RegisterDevice: one device, named or (without a name) random.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterDevice {
+    /// The product.
+    pub product_key: String,
+    /// The name; random when absent.
+    pub device_name: Option<String>,
+    /// The nickname.
+    pub nickname: Option<String>,
+}
+
+/// RegisterDevice's success body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RegisterDeviceResponse {
+    /// The new device.
+    pub data: DeviceIdentity,
+}
+
+impl Operation for RegisterDevice {
+    const ACTION: Action = Action::RegisterDevice;
+    type Response = RegisterDeviceResponse;
+
+    fn write(&self, params: &mut WireParams) {
+        params.query("ProductKey", &self.product_key);
+        params.query_opt("DeviceName", self.device_name.as_ref());
+        params.query_opt("Nickname", self.nickname.as_ref());
+    }
+
+    fn read(params: &Params) -> Result<Self, ParamError> {
+        Ok(Self {
+            product_key: read_product_key(params)?,
+            device_name: params.optional("DeviceName").map(str::to_owned),
+            nickname: params.optional("Nickname").map(str::to_owned),
         })
     }
 }
