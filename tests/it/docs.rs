@@ -133,3 +133,29 @@ fn help_puts_a_commands_own_options_first_and_the_man_page_has_environment_exit_
         assert!(page.contains(section), "the man page lacks {section}");
     }
 }
+
+/// The README's table of the emulator's operations names every Action it serves, each once and
+/// with its quota, and nothing else.
+#[test]
+fn the_readme_lists_every_emulated_operation_with_its_quota() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("### Operations it serves")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has the operations table");
+    for action in iotplan::wire::Action::ALL {
+        let entry = format!("`{}` ({})", action.name(), action.qps());
+        assert_eq!(
+            section.matches(&entry).count(),
+            1,
+            "README's operations table lacks {entry} (or lists it twice)"
+        );
+    }
+    let listed = section.matches("` (").count();
+    assert_eq!(
+        listed,
+        iotplan::wire::Action::ALL.len(),
+        "the table lists operations the emulator does not serve"
+    );
+}
