@@ -666,6 +666,7 @@ mod tests {
             nickname: nickname.map(Into::into),
             enabled: true,
             tags: tags.map(std::sync::Arc::new),
+            groups: None,
             origin: Origin {
                 file: "m.yaml".into(),
                 line: 1,
@@ -696,6 +697,7 @@ mod tests {
     fn spec(devices: &[Declared<'_>], prune: bool) -> ProductSpec {
         ProductSpec {
             product_key: "a1Drift".into(),
+            product_name: None,
             region: None,
             instance: None,
             prune,

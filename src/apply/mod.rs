@@ -9,6 +9,7 @@
 //! checking the same names again. Every step is idempotent; failures are collected, never
 //! swallowed, and reported per product.
 
+mod fleet;
 mod journal;
 mod secrets;
 mod wait;
@@ -22,10 +23,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde::Serialize;
 
+pub use fleet::FleetReport;
 pub use journal::{Journal, OpenApplication, Phase};
 pub use secrets::{SecretEntry, SecretsFile};
 pub use wait::WaitConfig;
 
+use crate::model::Place;
 use crate::plan::{Plan, ProductPlan, Registration};
 use crate::platform::paging::registered_devices;
 use crate::platform::{Client, Error as PlatformError};
@@ -137,6 +140,9 @@ pub struct Report {
     /// Which credentials source signed the calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_in: Option<crate::platform::credentials::SignedIn>,
+    /// Products, groups and membership, when the plan has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetReport>,
 }
 
 impl Report {
@@ -146,6 +152,10 @@ impl Report {
         self.products
             .iter()
             .any(|p| !p.failures.is_empty() || p.interrupted)
+            || self
+                .fleet
+                .as_ref()
+                .is_some_and(|f| !f.failures.is_empty() || f.interrupted)
     }
 }
 
@@ -171,7 +181,7 @@ struct Run<'a> {
 /// Only when the journal or secrets file cannot be used; everything else is in the report.
 pub async fn execute(
     plan: &Plan,
-    clients: &(dyn Fn(&ProductPlan) -> Client + Sync),
+    clients: &(dyn Fn(&Place) -> Client + Sync),
     options: &Options,
     stop: &AtomicBool,
     progress: &ProgressFn,
@@ -188,17 +198,54 @@ pub async fn execute(
         progress,
         halted: Mutex::new(None),
     };
-    let runs = plan.products.iter().map(|product| {
+    let has_fleet = !plan.product_changes.is_empty() || !plan.groups.is_empty();
+    let mut fleet_report = FleetReport::default();
+    let created = if has_fleet {
+        run.fleet_before(plan, clients, &mut fleet_report).await?
+    } else {
+        fleet::Created::default()
+    };
+    // Devices of a product created just now are registered under its new key.
+    let mut device_plans: Vec<std::borrow::Cow<'_, ProductPlan>> = Vec::new();
+    for product in &plan.products {
+        if !product.product_key.is_empty() {
+            device_plans.push(std::borrow::Cow::Borrowed(product));
+            continue;
+        }
+        let name = product.product_name.clone().unwrap_or_default();
+        match created.product_keys.get(&name) {
+            Some(key) => device_plans.push(std::borrow::Cow::Owned(ProductPlan {
+                product_key: key.clone(),
+                ..product.clone()
+            })),
+            None if fleet_report.interrupted => {}
+            None => fleet_report.failures.push(Failure {
+                device: format!("{} device(s) of product {name}", product.register.len()),
+                step: "register the devices".to_owned(),
+                reason: "the product was not created (see its failure)".to_owned(),
+            }),
+        }
+    }
+    let runs = device_plans.iter().map(|product| {
         let run = &run;
-        async move { run.product(&clients(product), product).await }
+        async move { run.product(&clients(&product.place()), product).await }
     });
     let products = futures::future::join_all(runs)
         .await
         .into_iter()
         .collect::<Result<Vec<_>, Error>>()?;
+    if has_fleet {
+        if products.iter().any(|p| p.interrupted) || run.stopped() {
+            fleet_report.interrupted = true;
+        } else if !fleet_report.interrupted {
+            run.fleet_after(plan, clients, &created, &mut fleet_report)
+                .await;
+        }
+    }
     Ok(Report {
         format_version: REPORT_FORMAT_VERSION,
         products,
+        fleet: has_fleet.then_some(fleet_report),
         stopped: run
             .halted
             .into_inner()

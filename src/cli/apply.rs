@@ -10,11 +10,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
-use super::planning::{only_products, plan_loaded};
+use super::planning::{PlanOptions, only_products, plan_loaded};
 use crate::apply::{self, Options, Report};
 use crate::exit::ExitStatus;
 use crate::manifest;
-use crate::model::ProductSpec;
 use crate::output::Printer;
 use crate::output::progress::Progress;
 use crate::plan::guard::{self, MaxDelete};
@@ -66,9 +65,12 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Apply only this product of the manifests (repeatable; not with --plan, whose products are
-    /// fixed); the others are not read.
+    /// fixed); the others, and the manifests' products and groups, are not read.
     #[arg(long = "product", value_name = "KEY", conflicts_with = "plan")]
     pub products: Vec<String>,
+    /// Deleting undeclared products and groups (not with --plan, which keeps its own).
+    #[command(flatten)]
+    pub prune: super::planning::PruneArgs,
 }
 
 /// `--max-delete`, checked as it is parsed.
@@ -84,12 +86,21 @@ fn check_delete_guard(plan: &Plan, limit: MaxDelete) -> anyhow::Result<()> {
     }
     let mut lines = String::new();
     for refusal in &refusals {
-        let names: Vec<&str> = plan
-            .products
-            .iter()
-            .find(|p| p.product_key == refusal.product_key)
-            .map(|p| p.delete.iter().map(|d| d.name.as_str()).collect())
-            .unwrap_or_default();
+        let names: Vec<&str> = match &refusal.group {
+            Some(group) => plan
+                .groups
+                .iter()
+                .filter(|g| &g.name == group)
+                .flat_map(|g| &g.remove)
+                .flat_map(|set| set.devices.iter().map(String::as_str))
+                .collect(),
+            None => plan
+                .products
+                .iter()
+                .find(|p| p.product_key == refusal.product_key)
+                .map(|p| p.delete.iter().map(|d| d.name.as_str()).collect())
+                .unwrap_or_default(),
+        };
         let _ = writeln!(
             lines,
             "  {refusal}\n    would delete: {}",
@@ -135,6 +146,9 @@ fn report_json(report: &Report) -> anyhow::Result<String> {
 #[must_use]
 pub(crate) fn report_text(report: &Report, secrets_out: Option<&PathBuf>) -> String {
     let mut out = String::new();
+    if let Some(fleet) = &report.fleet {
+        fleet_report_text(fleet, &mut out);
+    }
     for product in &report.products {
         let _ = writeln!(
             out,
@@ -183,6 +197,58 @@ pub(crate) fn report_text(report: &Report, secrets_out: Option<&PathBuf>) -> Str
     out
 }
 
+/// The products, groups and membership part of the report.
+fn fleet_report_text(fleet: &apply::FleetReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "products: {} created, {} changed, {} deleted; groups: {} created, {} changed, {} deleted; members: {} added, {} removed; {} failed{}",
+        fleet.products_created.len(),
+        fleet.products_updated,
+        fleet.products_deleted,
+        fleet.groups_created.len(),
+        fleet.groups_updated,
+        fleet.groups_deleted,
+        fleet.members_added,
+        fleet.members_removed,
+        fleet.failures.len(),
+        if fleet.interrupted {
+            " (interrupted: run apply again to finish)"
+        } else {
+            ""
+        }
+    );
+    for (name, key) in &fleet.products_created {
+        let _ = writeln!(
+            out,
+            "  created product {}: ProductKey {key}",
+            crate::output::sanitize(name)
+        );
+    }
+    for failure in &fleet.failures {
+        let _ = writeln!(
+            out,
+            "  failed: {} ({}): {}",
+            crate::output::sanitize(&failure.device),
+            failure.step,
+            crate::output::sanitize(&failure.reason)
+        );
+    }
+}
+
+/// Refuses a plan with changes the platform cannot make (fields fixed at creation, a moved
+/// group), each with what to do.
+fn check_blocked(plan: &Plan) -> anyhow::Result<()> {
+    let blocked = plan.blocked();
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "refusing to apply: the plan has {} change(s) the platform cannot make; nothing was changed:\n  {}\nhint: change the manifests as each line says, then plan again",
+        blocked.len(),
+        blocked.join("\n  ")
+    )
+}
+
 impl ApplyArgs {
     /// What the executor needs of these options.
     fn options(&self) -> Options {
@@ -201,7 +267,7 @@ impl ApplyArgs {
 /// Carries out `plan` with the given clients and prints the report.
 pub(crate) async fn execute(
     plan: &Plan,
-    clients: &(dyn Fn(&ProductSpec) -> Client + Sync),
+    clients: &(dyn Fn(&crate::model::Place) -> Client + Sync),
     options: &Options,
     format: ReportFormat,
     printer: &Printer,
@@ -228,22 +294,12 @@ pub(crate) async fn execute(
     let report_progress = move |product: &str, phase: &str, done: usize, total: usize| {
         progress.update(&format!("{product} {phase}"), done, total);
     };
-    let product_clients = |product: &crate::plan::ProductPlan| {
-        clients(&ProductSpec {
-            product_key: product.product_key.clone(),
-            region: product.region.clone(),
-            instance: product.instance.clone(),
-            prune: product.prune,
-            devices: std::collections::BTreeMap::new(),
-        })
-    };
-    let mut report =
-        apply::execute(plan, &product_clients, options, &stop, &report_progress).await?;
+    let mut report = apply::execute(plan, clients, options, &stop, &report_progress).await?;
     watcher.abort();
     report.signed_in = plan
         .products
         .first()
-        .and_then(|product| product_clients(product).signed_in());
+        .and_then(|product| clients(&product.place()).signed_in());
     match format {
         ReportFormat::Text => printer.out(&report_text(&report, options.secrets_out.as_ref())),
         ReportFormat::Json => printer.out(&report_json(&report)?),
@@ -264,16 +320,20 @@ pub(super) async fn run(
     global: &super::GlobalArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
+    let mut options = PlanOptions {
+        max_delete: args.max_delete,
+        prune: args.prune.into(),
+    };
     let limit = args.max_delete;
     let (saved, loaded) = match &args.plan {
         Some(path) => {
             let (saved, mut loaded) = saved::read_with_manifests(path)?;
             // A plan made with --product covers its products only: so is the check against now
             // (a product gone from the manifests is then reported as such by the staleness check).
-            loaded
-                .desired
-                .products
-                .retain(|key, _| saved.products.iter().any(|p| &p.product_key == key));
+            loaded.desired.products.retain(|key, _| {
+                key.starts_with('@') || saved.products.iter().any(|p| &p.product_key == key)
+            });
+            options.prune = saved.fleet_prune;
             (Some((path, saved)), loaded)
         }
         None => (
@@ -283,7 +343,7 @@ pub(super) async fn run(
     };
     // One set of clients (and so one rate limiter per region) for planning and applying.
     let clients = global.clients_for(&loaded.desired)?;
-    let planned = plan_loaded(loaded, &clients, limit, printer).await?;
+    let planned = plan_loaded(loaded, &clients, options, printer).await?;
     let plan = match saved {
         Some((path, saved)) => {
             saved::check_fresh(path, &saved, &planned)?;
@@ -305,10 +365,12 @@ pub(super) async fn run(
                 products: Vec::new(),
                 stopped: None,
                 signed_in: None,
+                fleet: None,
             })?),
         }
         return Ok(ExitStatus::Success);
     }
+    check_blocked(&plan)?;
     check_delete_guard(&plan, limit)?;
     if args.plan.is_none() {
         match args.format {

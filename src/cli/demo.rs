@@ -8,13 +8,12 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::apply::{ReportFormat, execute};
-use super::planning::plan_loaded;
+use super::planning::{PlanOptions, plan_loaded};
 use crate::apply::{Options, WaitConfig, default_wait};
 use crate::emulator::seed::new_product;
 use crate::emulator::{self, Config, DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, Emulator};
 use crate::exit::ExitStatus;
 use crate::manifest;
-use crate::model::ProductSpec;
 use crate::output::Printer;
 use crate::plan::guard::MaxDelete;
 use crate::platform::{Client, ClientConfig, Credentials};
@@ -116,12 +115,15 @@ pub(super) async fn run(
             security_token: None,
         },
     ))?;
-    let clients = |spec: &ProductSpec| client.with_instance(spec.instance.clone());
+    let clients = |place: &crate::model::Place| client.with_instance(place.instance.clone());
     // The demo's manifests are the whole fleet of its own emulator: nothing to guard.
-    let max_delete = MaxDelete::Count(usize::MAX);
+    let plan_options = PlanOptions {
+        max_delete: MaxDelete::Count(usize::MAX),
+        prune: crate::plan::fleet::FleetPrune::default(),
+    };
 
     printer.status("── plan ──");
-    let planned = plan_loaded(loaded.clone(), &clients, max_delete, printer).await?;
+    let planned = plan_loaded(loaded.clone(), &clients, plan_options, printer).await?;
     printer.out(&render::text(&planned, false, printer.color));
 
     printer.status("── apply ──");
@@ -137,7 +139,7 @@ pub(super) async fn run(
     let status = execute(&planned, &clients, &options, ReportFormat::Text, printer).await?;
 
     printer.status("── plan again ──");
-    let again = plan_loaded(loaded, &clients, max_delete, printer).await?;
+    let again = plan_loaded(loaded, &clients, plan_options, printer).await?;
     printer.out(&render::text(&again, false, printer.color));
     running.stop().await?;
     Ok(status)

@@ -74,6 +74,7 @@ fn one(spec: &ProductSpec, prune: bool) -> DesiredState {
             },
         )]
         .into(),
+        ..DesiredState::default()
     }
 }
 
@@ -156,7 +157,7 @@ pub(super) async fn run(
         .products
         .values()
         .next()
-        .and_then(|spec| clients(spec).signed_in());
+        .and_then(|spec| clients(&spec.place()).signed_in());
     printer.out(&match args.format {
         DriftFormat::Text => drift::text(&report),
         DriftFormat::Json => drift::json(&report),

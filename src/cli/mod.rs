@@ -277,22 +277,32 @@ impl GlobalArgs {
         Ok(Client::new(config)?)
     }
 
-    /// One client per region the manifests name, each product's instance applied.
+    /// One client per region the manifests name; each place gets its region's client with its
+    /// instance applied.
     ///
     /// # Errors
     /// Missing credentials or region.
     pub fn clients_for(
         &self,
         desired: &crate::model::DesiredState,
-    ) -> anyhow::Result<impl Fn(&crate::model::ProductSpec) -> Client + Sync + use<>> {
+    ) -> anyhow::Result<impl Fn(&crate::model::Place) -> Client + Sync + use<>> {
         let mut by_region = std::collections::BTreeMap::new();
-        for spec in desired.products.values() {
-            if !by_region.contains_key(&spec.region) {
-                by_region.insert(spec.region.clone(), self.client(spec.region.as_deref())?);
+        for place in desired.places() {
+            if !by_region.contains_key(&place.region) {
+                by_region.insert(place.region.clone(), self.client(place.region.as_deref())?);
             }
         }
-        Ok(move |spec: &crate::model::ProductSpec| {
-            by_region[&spec.region].with_instance(spec.instance.clone())
+        let default = match by_region.values().next() {
+            Some(client) => client.clone(),
+            None => self.client(None)?,
+        };
+        Ok(move |place: &crate::model::Place| {
+            // Every place of a plan comes from the manifests the clients were built for; the
+            // default serves only a place they did not name.
+            by_region
+                .get(&place.region)
+                .unwrap_or(&default)
+                .with_instance(place.instance.clone())
         })
     }
 

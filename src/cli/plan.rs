@@ -46,9 +46,13 @@ pub struct PlanArgs {
     /// will refuse it.
     #[arg(long, default_value = guard::DEFAULT_MAX_DELETE, value_parser = super::apply::parse_max_delete)]
     pub max_delete: MaxDelete,
-    /// Plan only this product of the manifests (repeatable); the others are not read.
+    /// Plan only this product of the manifests (repeatable); the others, and the manifests'
+    /// products and groups, are not read.
     #[arg(long = "product", value_name = "KEY")]
     pub products: Vec<String>,
+    /// Deleting undeclared products and groups.
+    #[command(flatten)]
+    pub prune: super::planning::PruneArgs,
 }
 
 /// Plans and prints.
@@ -63,7 +67,11 @@ pub(super) async fn run(
     let loaded =
         super::planning::only_products(crate::manifest::load(&args.paths)?, &args.products)?;
     let clients = global.clients_for(&loaded.desired)?;
-    let planned = super::planning::plan_loaded(loaded, &clients, args.max_delete, printer).await?;
+    let options = super::planning::PlanOptions {
+        max_delete: args.max_delete,
+        prune: args.prune.into(),
+    };
+    let planned = super::planning::plan_loaded(loaded, &clients, options, printer).await?;
     let plan = &planned;
     let rendered = match args.format {
         PlanFormat::Text => render::text(plan, args.full, printer.color),

@@ -5,6 +5,7 @@
 //! A document whose structure is wrong (unknown key, wrong type, YAML syntax) reports that first
 //! problem and is skipped; every other document and every other check still runs.
 
+mod fleet;
 pub mod reader;
 mod schema;
 
@@ -21,8 +22,12 @@ pub use schema::{At, DeviceEntry, ManifestDocument, Range, json_schema};
 
 /// The only apiVersion.
 pub const API_VERSION: &str = "iotplan/v1";
-/// The only kind.
+/// The kind of a product's devices.
 pub const KIND: &str = "DeviceSet";
+/// The kind of a product.
+pub const PRODUCT_KIND: &str = "Product";
+/// The kind of a device group.
+pub const GROUP_KIND: &str = "DeviceGroup";
 /// Most devices one range entry may expand to.
 pub const MAX_RANGE: u64 = 1_000_000;
 /// Longest nickname (weighted: a CJK character counts 2).
@@ -327,6 +332,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Error> {
             }),
         }
     }
+    builder.finish(&mut diagnostics);
     if !diagnostics.is_empty() {
         return Err(Error { diagnostics });
     }
@@ -345,6 +351,7 @@ pub fn load_str(name: &str, text: &str) -> Result<DesiredState, Error> {
     let mut diagnostics = Vec::new();
     let mut builder = Builder::default();
     builder.add_file(&Source::new(name.into(), text.to_owned()), &mut diagnostics);
+    builder.finish(&mut diagnostics);
     if diagnostics.is_empty() {
         Ok(builder.desired)
     } else {
@@ -361,6 +368,10 @@ struct Builder {
     /// `desired` when the file is done (a bulk merge keeps the maps' nodes full, about half the
     /// memory of inserting a million devices one by one).
     batch: BTreeMap<String, Vec<(String, DeviceSpec)>>,
+    /// Group names device entries give, with where and the place of their product.
+    group_refs: Vec<fleet::GroupRef>,
+    /// Product names DeviceSets give, with where.
+    product_refs: Vec<(String, Origin)>,
 }
 
 /// A product's settings as first declared (value as text, and where).
@@ -601,7 +612,7 @@ impl Builder {
                 1,
                 1,
                 "the file holds no manifest",
-                Some("add a DeviceSet document, or remove the file"),
+                Some("add a DeviceSet, Product or DeviceGroup document, or remove the file"),
             ));
         }
         for document in documents {
@@ -619,6 +630,11 @@ impl Builder {
                 .products
                 .get_mut(&product_key)
                 .expect("the document added its product");
+            let product_label = if product.product_key.is_empty() {
+                product.label()
+            } else {
+                format!("product {}", product.product_key)
+            };
             // Stable: of two declarations in this file, the earlier stays first.
             batch.sort_by(|a, b| a.0.cmp(&b.0));
             let mut reported = std::collections::HashSet::new();
@@ -627,7 +643,7 @@ impl Builder {
                 if reported.insert((again.clone(), first.clone())) {
                     duplicates.push(Diagnostic {
                         message: format!(
-                            "device {name} of product {product_key} is declared twice; first at {first}"
+                            "device {name} of {product_label} is declared twice; first at {first}"
                         ),
                         hint: Some("declare each device once across all manifests".to_owned()),
                         snippet: source.snippet(again.line.into(), again.column.into()),
@@ -674,25 +690,42 @@ impl Builder {
             ));
             return;
         }
-        if doc.kind.value != KIND {
-            diagnostics.push(source.at(
-                &doc.kind,
-                format!("kind is `{}`", doc.kind.value),
-                Some("write `kind: DeviceSet`"),
-            ));
-            return;
+        match doc.kind.value.as_str() {
+            KIND => {}
+            PRODUCT_KIND => return self.add_product(source, &doc, diagnostics),
+            GROUP_KIND => return self.add_group(source, &doc, diagnostics),
+            other => {
+                diagnostics.push(source.at(
+                    &doc.kind,
+                    format!("kind is `{other}`"),
+                    Some("write `kind: DeviceSet`, `kind: Product` or `kind: DeviceGroup`"),
+                ));
+                return;
+            }
         }
-        let key = doc.product.value.clone();
-        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            diagnostics.push(source.at(&doc.product, format!("`{key}` is not a ProductKey"), Some("use the product's ProductKey, letters and digits as the console shows it (e.g. a1BwAGV8aWs)")));
+        fleet::refuse_keys_of_other_kinds(source, &doc, diagnostics);
+        let Some(product) = fleet::device_set_product(source, &doc, diagnostics) else {
             return;
+        };
+        if let crate::model::ProductRef::Named(name) = &product
+            && let Some(at) = &doc.product_name
+        {
+            self.product_refs.push((name.clone(), source.origin_of(at)));
         }
+        let key = DesiredState::product_entry(&product);
         let spec = self
             .desired
             .products
             .entry(key.clone())
             .or_insert_with(|| ProductSpec {
-                product_key: key.clone(),
+                product_key: match &product {
+                    crate::model::ProductRef::Key(key) => key.clone(),
+                    crate::model::ProductRef::Named(_) => String::new(),
+                },
+                product_name: match &product {
+                    crate::model::ProductRef::Named(name) => Some(name.clone()),
+                    crate::model::ProductRef::Key(_) => None,
+                },
                 region: None,
                 instance: None,
                 prune: false,
@@ -748,9 +781,18 @@ impl Builder {
                 }
             }
         }
+        let entry_key = key.clone();
         let batch = self.batch.entry(key).or_default();
         batch.reserve(doc.devices.len());
         for entry in doc.devices {
+            if let Some(groups) = &entry.value.groups {
+                self.group_refs
+                    .extend(groups.value.iter().map(|group| fleet::GroupRef {
+                        name: group.value.clone(),
+                        origin: source.origin_of(group),
+                        product: entry_key.clone(),
+                    }));
+            }
             add_entry(source, entry, batch, diagnostics);
         }
     }
@@ -898,6 +940,10 @@ fn add_entry(
             }
         }
     }
+    let groups = device
+        .groups
+        .as_ref()
+        .and_then(|groups| fleet::entry_groups(source, groups, diagnostics));
     if diagnostics.len() > before {
         return;
     }
@@ -924,6 +970,7 @@ fn add_entry(
             tags.as_ref()
                 .map(|tags| std::sync::Arc::new(expanded(&tags.value, n)))
         }),
+        groups: groups.clone(),
         origin: origin.clone(),
     };
     match template {

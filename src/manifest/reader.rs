@@ -198,13 +198,14 @@ impl<'a> PlainReader<'a> {
         let Node::MappingStart(_) = self.node()? else {
             return None;
         };
-        let (mut api_version, mut kind, mut product) = (None, None, None);
+        let (mut api_version, mut kind, mut product, mut product_name) = (None, None, None, None);
         let (mut region, mut instance, mut prune, mut devices) = (None, None, None, None);
         while let Key::Field(key) = self.key()? {
             match &*key {
                 "apiVersion" if api_version.is_none() => api_version = Some(self.string()?),
                 "kind" if kind.is_none() => kind = Some(self.string()?),
                 "product" if product.is_none() => product = Some(self.string()?),
+                "productName" if product_name.is_none() => product_name = Some(self.string()?),
                 "region" if region.is_none() => region = Some(self.string()?),
                 "instance" if instance.is_none() => instance = Some(self.string()?),
                 "prune" if prune.is_none() => prune = Some(self.boolean()?),
@@ -212,10 +213,22 @@ impl<'a> PlainReader<'a> {
                 _ => return None,
             }
         }
+        // Products and groups are a few lines each: the exact reader has them.
         Some(ManifestDocument {
             api_version: api_version?,
             kind: kind?,
-            product: product?,
+            product,
+            product_name,
+            name: None,
+            description: None,
+            node_type: None,
+            auth_type: None,
+            data_format: None,
+            net_type: None,
+            protocol_type: None,
+            edition: None,
+            parent: None,
+            tags: None,
             region,
             instance,
             prune,
@@ -256,6 +269,8 @@ impl<'a> PlainReader<'a> {
             nickname,
             enabled,
             tags,
+            // Group lists are left to the exact reader.
+            groups: None,
         })
     }
 

@@ -39,25 +39,79 @@ enum ApiVersion {
 
 /// `kind`, for the schema.
 #[derive(JsonSchema)]
+#[allow(dead_code)]
 enum Kind {
-    #[allow(dead_code)]
+    /// The devices one product should have.
     DeviceSet,
+    /// A product.
+    Product,
+    /// A device group.
+    DeviceGroup,
 }
 
-/// One YAML document of a manifest: the devices one product should have.
+/// One YAML document of a manifest: a `DeviceSet` (the devices one product should have), a
+/// `Product` or a `DeviceGroup`. Each key says the kinds it belongs to; iotplan refuses a key in
+/// a kind it does not belong to.
 #[derive(Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(title = "iotplan DeviceSet (v1)")]
+#[schemars(title = "iotplan manifest document (v1)")]
 pub struct ManifestDocument {
     /// Always `iotplan/v1`.
     #[schemars(with = "ApiVersion")]
     pub api_version: At<String>,
-    /// Always `DeviceSet`.
+    /// `DeviceSet`, `Product` or `DeviceGroup`.
     #[schemars(with = "Kind")]
     pub kind: At<String>,
-    /// The ProductKey.
-    #[schemars(with = "String")]
-    pub product: At<String>,
+    /// DeviceSet: the ProductKey (or give `productName`). Product: the key of an existing product,
+    /// to match it by key (then `name` can change in place).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub product: Option<At<String>>,
+    /// DeviceSet: the name of a product a `Product` document declares (instead of `product`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub product_name: Option<At<String>>,
+    /// Product, DeviceGroup: the name, 4-30 of letters, digits and `_` (CJK counting 2).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub name: Option<At<String>>,
+    /// Product, DeviceGroup: the description, at most 100 characters. Absent: not managed.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub description: Option<At<String>>,
+    /// Product: `device` (default) or `gateway`. Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub node_type: Option<At<String>>,
+    /// Product: `secret` (default), `id2` or `x509`. Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub auth_type: Option<At<String>>,
+    /// Product: `alink` (Alink JSON) or `custom` (pass-through). Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub data_format: Option<At<String>>,
+    /// Product: `wifi` (default), `cellular`, `ethernet` or `other`. Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub net_type: Option<At<String>>,
+    /// Product: how sub-devices reach a gateway: `modbus`, `opc-ua`, `customize`, `ble` or
+    /// `zigbee`. Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub protocol_type: Option<At<String>>,
+    /// Product: `iothub` (Basic, default) or `iothub_senior` (with a TSL model). Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub edition: Option<At<String>>,
+    /// DeviceGroup: the parent group's name (at most 3 levels). Fixed at creation.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub parent: Option<At<String>>,
+    /// Product, DeviceGroup: tags, exactly these. Absent: not managed.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub tags: Option<At<BTreeMap<String, String>>>,
     /// Region, e.g. cn-shanghai (else --region, ALIBABA_CLOUD_REGION_ID or the profile).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -66,11 +120,12 @@ pub struct ManifestDocument {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub instance: Option<At<String>>,
-    /// Delete devices of this product that no manifest declares (default false).
+    /// DeviceSet: delete devices of this product that no manifest declares. DeviceGroup: remove
+    /// members no device entry declares. Default false.
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub prune: Option<At<bool>>,
-    /// The devices.
+    /// DeviceSet: the devices.
     #[serde(default)]
     #[schemars(with = "Vec<DeviceEntry>")]
     pub devices: Vec<At<DeviceEntry>>,
@@ -101,6 +156,10 @@ pub struct DeviceEntry {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: Option<At<BTreeMap<String, String>>>,
+    /// The declared device groups (by name) it belongs to, at most 10.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub groups: Option<At<Vec<At<String>>>>,
 }
 
 /// An inclusive range of numbers.

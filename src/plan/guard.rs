@@ -74,11 +74,14 @@ impl FromStr for MaxDelete {
     }
 }
 
-/// A product whose deletions exceed the limit.
+/// A product whose deletions, or a group whose member removals, exceed the limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
-    /// The ProductKey.
+    /// The ProductKey (empty for a group).
     pub product_key: String,
+    /// The group whose members are removed; the limit then counts its members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Deletions planned.
     pub deletions: usize,
     /// Devices on the platform.
@@ -89,6 +92,13 @@ pub struct Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(group) = &self.group {
+            return write!(
+                f,
+                "group {group}: apply will refuse: {} member removal(s) of its {} members, limit {}; pass --max-delete {} (or more) to allow them",
+                self.deletions, self.live_devices, self.limit, self.deletions
+            );
+        }
         write!(
             f,
             "product {}: apply will refuse: {} deletion{} of its {} devices, limit {}; pass --max-delete {} (or more) to allow {}",
@@ -103,19 +113,33 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Every product of `plan` whose deletions `limit` refuses.
+/// Every product of `plan` whose deletions `limit` refuses, and every group whose member
+/// removals it refuses (counted against the group's members, as devices against a product's).
 #[must_use]
 pub fn check(plan: &Plan, limit: MaxDelete) -> Vec<Refusal> {
-    plan.products
+    let products = plan
+        .products
         .iter()
         .filter(|p| p.delete.len() > limit.allowed(p.live_devices))
         .map(|p| Refusal {
             product_key: p.product_key.clone(),
+            group: None,
             deletions: p.delete.len(),
             live_devices: p.live_devices,
             limit: limit.allowed(p.live_devices),
-        })
-        .collect()
+        });
+    let groups = plan
+        .groups
+        .iter()
+        .filter(|g| g.removals() > limit.allowed(g.live_members))
+        .map(|g| Refusal {
+            product_key: String::new(),
+            group: Some(g.name.clone()),
+            deletions: g.removals(),
+            live_devices: g.live_members,
+            limit: limit.allowed(g.live_members),
+        });
+    products.chain(groups).collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! those tags (exclusive), except keys starting `iotplan.`, which are left alone unless declared.
 //! Deletion only with `prune: true`, and never of a device tagged `iotplan.protect: "true"`.
 
+pub mod fleet;
 pub mod guard;
 pub mod saved;
 
@@ -85,8 +86,11 @@ pub struct Deletion {
 /// What changes for one product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductPlan {
-    /// The ProductKey.
+    /// The ProductKey; empty while the product is to be created (then `product_name` names it).
     pub product_key: String,
+    /// The declared product's name, when the DeviceSet names it so and it does not exist yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
     /// Region, as declared.
     pub region: Option<String>,
     /// IotInstanceId, as declared.
@@ -112,6 +116,21 @@ pub struct ProductPlan {
 }
 
 impl ProductPlan {
+    /// Where the product lives.
+    #[must_use]
+    pub fn place(&self) -> crate::model::Place {
+        crate::model::Place {
+            region: self.region.clone(),
+            instance: self.instance.clone(),
+        }
+    }
+
+    /// The product as people read it: its key, or `product NAME` while it is to be created.
+    #[must_use]
+    pub fn label(&self) -> String {
+        crate::model::product_label(&self.product_key, self.product_name.as_deref())
+    }
+
     /// Whether anything changes.
     #[must_use]
     pub fn has_changes(&self) -> bool {
@@ -120,7 +139,7 @@ impl ProductPlan {
 }
 
 /// A plan: every product's changes, plus what it was made from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
@@ -134,6 +153,18 @@ pub struct Plan {
     /// limit will refuse them too. Empty (and left out of the JSON) when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delete_guard: Vec<guard::Refusal>,
+    /// Which undeclared products and groups the plan deletes (`--prune-products`,
+    /// `--prune-groups`), so that a saved plan is checked as it was made.
+    #[serde(default, skip_serializing_if = "fleet::FleetPrune::is_off")]
+    pub fleet_prune: fleet::FleetPrune,
+    /// Declared products (and, with `--prune-products`, undeclared ones): created before the
+    /// devices, deleted after. Left out of the JSON when the manifests declare none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_changes: Vec<fleet::ProductChange>,
+    /// Declared device groups and their membership (and, with `--prune-groups`, undeclared
+    /// groups). Left out of the JSON when the manifests declare none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<fleet::GroupPlan>,
 }
 
 /// Totals over a plan.
@@ -145,13 +176,31 @@ pub struct Summary {
     pub update: usize,
     /// Devices to delete.
     pub delete: usize,
+    /// Products and groups to create.
+    pub create_resources: usize,
+    /// Products and groups to change.
+    pub update_resources: usize,
+    /// Products and groups to delete.
+    pub delete_resources: usize,
+    /// Group members to add.
+    pub add_members: usize,
+    /// Group members to remove.
+    pub remove_members: usize,
 }
 
 impl Summary {
     /// Whether anything changes.
     #[must_use]
     pub fn has_changes(self) -> bool {
-        self.register + self.update + self.delete > 0
+        self.register
+            + self.update
+            + self.delete
+            + self.create_resources
+            + self.update_resources
+            + self.delete_resources
+            + self.add_members
+            + self.remove_members
+            > 0
     }
 }
 
@@ -159,13 +208,49 @@ impl Plan {
     /// Totals.
     #[must_use]
     pub fn summary(&self) -> Summary {
-        self.products
+        let mut sum = Summary::default();
+        for product in &self.products {
+            sum.register += product.register.len();
+            sum.update += product.update.len();
+            sum.delete += product.delete.len();
+        }
+        let mut count = |create: bool, delete: bool, update: bool| {
+            if create {
+                sum.create_resources += 1;
+            } else if delete {
+                sum.delete_resources += 1;
+            } else if update {
+                sum.update_resources += 1;
+            }
+        };
+        for product in &self.product_changes {
+            count(
+                product.create,
+                product.delete,
+                product.rename.is_some() || product.description.is_some() || product.tags.is_some(),
+            );
+        }
+        for group in &self.groups {
+            count(
+                group.create,
+                group.delete,
+                group.description.is_some() || group.tags.is_some(),
+            );
+        }
+        sum.add_members = self.groups.iter().map(fleet::GroupPlan::adds).sum();
+        sum.remove_members = self.groups.iter().map(fleet::GroupPlan::removals).sum();
+        sum
+    }
+
+    /// Why apply will refuse this plan: fields fixed at creation that differ, and the like.
+    #[must_use]
+    pub fn blocked(&self) -> Vec<&str> {
+        self.product_changes
             .iter()
-            .fold(Summary::default(), |sum, p| Summary {
-                register: sum.register + p.register.len(),
-                update: sum.update + p.update.len(),
-                delete: sum.delete + p.delete.len(),
-            })
+            .flat_map(|p| &p.blocked)
+            .chain(self.groups.iter().flat_map(|g| &g.blocked))
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -258,6 +343,10 @@ fn tag_change(
 pub fn diff(desired: &ProductSpec, live: &LiveProduct) -> ProductPlan {
     let mut plan = ProductPlan {
         product_key: desired.product_key.clone(),
+        product_name: desired
+            .product_name
+            .clone()
+            .filter(|_| desired.product_key.is_empty()),
         region: desired.region.clone(),
         instance: desired.instance.clone(),
         prune: desired.prune,

@@ -80,6 +80,40 @@ pub fn read_with_manifests(path: &Path) -> Result<(Plan, manifest::Loaded), Erro
     Ok((plan, loaded))
 }
 
+/// The products and groups whose live state changed since `saved` was made.
+fn stale_fleet(saved: &Plan, current: &Plan, reasons: &mut Vec<String>) {
+    for old in &saved.product_changes {
+        let now = current.product_changes.iter().find(|p| {
+            p.name == old.name && p.place() == old.place()
+                || p.product_key.is_some() && p.product_key == old.product_key
+        });
+        match now {
+            Some(now) if now.live_fingerprint != old.live_fingerprint => reasons.push(format!(
+                "product {}: the platform changed since the plan was made",
+                old.name
+            )),
+            Some(_) => {}
+            None => reasons.push(format!("product {} is no longer in the plan", old.name)),
+        }
+    }
+    for old in &saved.groups {
+        match current.groups.iter().find(|g| g.name == old.name && g.place() == old.place()) {
+            Some(now) if now.live_fingerprint != old.live_fingerprint => reasons.push(format!(
+                "group {}: the group or its members changed on the platform since the plan was made (members then {}, now {}; planning now adds {} and removes {} instead of {} and {})",
+                old.name,
+                old.live_members,
+                now.live_members,
+                now.adds(),
+                now.removals(),
+                old.adds(),
+                old.removals()
+            )),
+            Some(_) => {}
+            None => reasons.push(format!("group {} is no longer in the plan", old.name)),
+        }
+    }
+}
+
 /// Refuses `saved` (read from `path`) when `current`, planned now from the same manifests, shows
 /// the manifests or the platform changed since.
 ///
@@ -108,7 +142,12 @@ pub fn check_fresh(path: &Path, saved: &Plan, current: &Plan) -> Result<(), Erro
             None => reasons.push(format!("product {} is no longer in the manifests", old.product_key)),
         }
     }
-    if reasons.is_empty() && current.products != saved.products {
+    stale_fleet(saved, current, &mut reasons);
+    if reasons.is_empty()
+        && (current.products != saved.products
+            || current.product_changes != saved.product_changes
+            || current.groups != saved.groups)
+    {
         reasons.push("its actions differ from what the manifests and the platform give now, though neither changed: was the file edited?".to_owned());
     }
     if reasons.is_empty() {

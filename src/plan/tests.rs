@@ -50,6 +50,7 @@ fn desired() -> impl Strategy<Value = ProductSpec> {
     )
         .prop_map(|(devices, prune)| ProductSpec {
             product_key: "a1Product01".into(),
+            product_name: None,
             region: None,
             instance: None,
             prune,
@@ -68,6 +69,7 @@ fn desired() -> impl Strategy<Value = ProductSpec> {
                             nickname: nickname.map(Into::into),
                             enabled,
                             tags: tags.map(std::sync::Arc::new),
+                            groups: None,
                             origin: origin(),
                         },
                     )
@@ -161,6 +163,7 @@ fn prune_spares_protected_devices_and_is_off_by_default() {
     }
     let mut desired = ProductSpec {
         product_key: "pk".into(),
+        product_name: None,
         region: None,
         instance: None,
         prune: false,
@@ -183,6 +186,7 @@ fn prune_spares_protected_devices_and_is_off_by_default() {
 fn fingerprints_change_with_what_the_plan_compares_only() {
     let spec = |nickname: Option<&str>| ProductSpec {
         product_key: "a1Print".into(),
+        product_name: None,
         region: None,
         instance: None,
         prune: false,
@@ -192,6 +196,7 @@ fn fingerprints_change_with_what_the_plan_compares_only() {
                 nickname: nickname.map(Into::into),
                 enabled: true,
                 tags: None,
+                groups: None,
                 origin: crate::model::Origin {
                     file: "m.yaml".into(),
                     line: 1,

@@ -9,7 +9,8 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use super::paging::{compacted, list_devices_into};
 use super::{Client, Error};
 use crate::model::{
-    DesiredState, LiveDevice, LiveProduct, LiveState, PROTECT_TAG, ProductSpec, SharedTags, Tags,
+    DesiredState, LiveDevice, LiveProduct, LiveState, PROTECT_TAG, Place, ProductSpec, SharedTags,
+    Tags,
 };
 use crate::wire::codes;
 use crate::wire::ops::{
@@ -46,11 +47,15 @@ pub struct ProductError {
 /// # Errors
 /// Every product that failed, each with its cause.
 pub async fn check_products(
-    clients: &dyn Fn(&ProductSpec) -> Client,
+    clients: &dyn Fn(&Place) -> Client,
     desired: &DesiredState,
 ) -> Result<BTreeMap<String, i64>, Vec<ProductError>> {
-    let checks = desired.products.values().map(|spec| async move {
-        let client = clients(spec);
+    let existing = desired
+        .products
+        .values()
+        .filter(|s| !s.product_key.is_empty());
+    let checks = existing.map(|spec| async move {
+        let client = clients(&spec.place());
         client
             .call(&QueryProduct {
                 product_key: spec.product_key.clone(),
@@ -543,14 +548,19 @@ async fn read_tags(
 /// # Errors
 /// Every product whose read failed.
 pub async fn read(
-    clients: &dyn Fn(&ProductSpec) -> Client,
+    clients: &dyn Fn(&Place) -> Client,
     desired: &DesiredState,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<LiveState, Vec<ProductError>> {
     let created = check_products(clients, desired).await?;
     let created = &created;
-    let reads = desired.products.values().map(|spec| async move {
-        let client = clients(spec);
+    // A product still to be created has no devices to read.
+    let existing = desired
+        .products
+        .values()
+        .filter(|s| !s.product_key.is_empty());
+    let reads = existing.map(|spec| async move {
+        let client = clients(&spec.place());
         let created = created.get(&spec.product_key).copied().unwrap_or_default();
         read_product(&client, spec, created, progress)
             .await

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod credentials;
 mod declared;
 pub mod error;
+pub mod fleet;
 pub mod limiter;
 pub mod live;
 pub mod paging;

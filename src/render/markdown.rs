@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::fleet::fleet_lines;
 use super::text::{Kind, product_lines};
 use crate::plan::Plan;
 
@@ -12,12 +13,52 @@ pub const MAX_COMMENT_CHARS: usize = 65_535;
 /// Room kept for the closing lines and the truncation note.
 const FOOTER_RESERVE: usize = 600;
 
+/// Collapsed `diff` blocks, as many lines as fit a comment; the rest are counted.
+#[derive(Default)]
+struct Block {
+    left_out: usize,
+    truncated: bool,
+}
+
+impl Block {
+    fn push(&mut self, out: &mut String, title: &str, lines: Vec<(Kind, String)>) {
+        let opening = format!("<details><summary><code>{title}</code></summary>\n\n```diff\n");
+        let closing = "```\n\n</details>\n\n";
+        if self.truncated
+            || out.len() + opening.len() + closing.len() + FOOTER_RESERVE > MAX_COMMENT_CHARS
+        {
+            self.truncated = true;
+            self.left_out += lines.len();
+            return;
+        }
+        out.push_str(&opening);
+        for (kind, line) in lines {
+            let line = match kind {
+                Kind::Header | Kind::Note => format!("# {}", line.trim_start()),
+                Kind::Change => format!("!{}", &line[1..]),
+                _ => line,
+            };
+            if self.truncated
+                || out.len() + line.len() + 1 + closing.len() + FOOTER_RESERVE > MAX_COMMENT_CHARS
+            {
+                self.truncated = true;
+                self.left_out += 1;
+                continue;
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(closing);
+    }
+}
+
 /// The plan as markdown, at most `MAX_COMMENT_CHARS` characters.
 #[must_use]
 pub fn markdown(plan: &Plan) -> String {
     let summary = plan.summary();
     let mut out = String::new();
-    if summary.has_changes() {
+    let blocked = plan.blocked();
+    if summary.has_changes() || !blocked.is_empty() {
         let _ = writeln!(
             out,
             "### iotplan: {} to register, {} to change, {}\n",
@@ -29,14 +70,45 @@ pub fn markdown(plan: &Plan) -> String {
                 "0 to delete".to_owned()
             }
         );
+        if summary.create_resources
+            + summary.update_resources
+            + summary.delete_resources
+            + summary.add_members
+            + summary.remove_members
+            > 0
+        {
+            let _ = writeln!(
+                out,
+                "Products and groups: {} to create, {} to change, {}. Group members: {} to add, {}.\n",
+                summary.create_resources,
+                summary.update_resources,
+                if summary.delete_resources > 0 {
+                    format!("**{} to delete**", summary.delete_resources)
+                } else {
+                    "0 to delete".to_owned()
+                },
+                summary.add_members,
+                if summary.remove_members > 0 {
+                    format!("**{} to remove**", summary.remove_members)
+                } else {
+                    "0 to remove".to_owned()
+                }
+            );
+        }
     } else {
         out.push_str("### iotplan: no changes\n\nThe platform matches the manifests.\n");
         return out;
     }
-    if !plan.delete_guard.is_empty() {
+    if !plan.delete_guard.is_empty() || !blocked.is_empty() {
         out.push_str("> [!CAUTION]\n> **Apply will refuse this plan** as it stands:\n");
         for refusal in &plan.delete_guard {
             let _ = writeln!(out, "> - {refusal}");
+        }
+        for reason in blocked.iter().take(20) {
+            let _ = writeln!(out, "> - {}", crate::output::sanitize(reason));
+        }
+        if blocked.len() > 20 {
+            let _ = writeln!(out, "> - and {} more", blocked.len() - 20);
         }
         out.push('\n');
     }
@@ -45,7 +117,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
-            product.product_key,
+            product.label(),
             product.register.len(),
             product.update.len(),
             if product.delete.is_empty() {
@@ -85,40 +157,18 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let mut left_out = 0usize;
-    let mut truncated = false;
-    for product in plan.products.iter().filter(|p| p.has_changes()) {
-        let opening = format!(
-            "<details><summary><code>{}</code></summary>\n\n```diff\n",
-            product.product_key
-        );
-        let closing = "```\n\n</details>\n\n";
-        if truncated
-            || out.len() + opening.len() + closing.len() + FOOTER_RESERVE > MAX_COMMENT_CHARS
-        {
-            truncated = true;
-            left_out += product_lines(product, false).len();
-            continue;
-        }
-        out.push_str(&opening);
-        for (kind, line) in product_lines(product, false) {
-            let line = match kind {
-                Kind::Header | Kind::Note => format!("# {}", line.trim_start()),
-                Kind::Change => format!("!{}", &line[1..]),
-                _ => line,
-            };
-            if truncated
-                || out.len() + line.len() + 1 + closing.len() + FOOTER_RESERVE > MAX_COMMENT_CHARS
-            {
-                truncated = true;
-                left_out += 1;
-                continue;
-            }
-            out.push_str(&line);
-            out.push('\n');
-        }
-        out.push_str(closing);
+    let mut block = Block::default();
+    let fleet = fleet_lines(plan, false);
+    if !fleet.is_empty() {
+        block.push(&mut out, "products and device groups", fleet);
     }
+    for product in plan.products.iter().filter(|p| p.has_changes()) {
+        block.push(&mut out, &product.label(), product_lines(product, false));
+    }
+    let Block {
+        left_out,
+        truncated,
+    } = block;
     if truncated {
         let _ = writeln!(
             out,
@@ -136,6 +186,7 @@ mod tests {
     fn big_plan() -> Plan {
         let product = |key: &str, offset: usize| ProductPlan {
             product_key: key.to_owned(),
+            product_name: None,
             region: None,
             instance: None,
             prune: true,
@@ -177,6 +228,7 @@ mod tests {
             manifest_fingerprint: String::new(),
             products: vec![product("a1ProductA", 0), product("a1ProductB", 1)],
             delete_guard: Vec::new(),
+            ..Plan::default()
         }
     }
 
@@ -212,6 +264,7 @@ mod tests {
             manifest_fingerprint: String::new(),
             products: Vec::new(),
             delete_guard: Vec::new(),
+            ..Plan::default()
         };
         assert_eq!(
             markdown(&plan),

@@ -1,6 +1,7 @@
 //! Plan → text, JSON or markdown, all from the same `Plan`. Consecutive numbered names compress
 //! into runs (`meter-00001 … meter-05000  (5000 devices)`) unless `full` is asked.
 
+mod fleet;
 mod markdown;
 mod text;
 

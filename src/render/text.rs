@@ -141,6 +141,33 @@ fn summary_text(summary: Summary) -> String {
     )
 }
 
+/// The totals of products, groups and members, when a plan has any.
+fn fleet_summary_text(summary: Summary) -> Option<String> {
+    let resources = summary.create_resources + summary.update_resources + summary.delete_resources;
+    let members = summary.add_members + summary.remove_members;
+    (resources + members > 0).then(|| {
+        format!(
+            " Products and groups: {} to create, {} to change, {} to delete. Group members: {} to add, {} to remove.",
+            summary.create_resources,
+            summary.update_resources,
+            summary.delete_resources,
+            summary.add_members,
+            summary.remove_members
+        )
+    })
+}
+
+fn push_lines(out: &mut String, lines: Vec<(Kind, String)>, color: bool) {
+    for (kind, line) in lines {
+        if color && kind != Kind::Field && kind != Kind::Note {
+            let style = style(kind);
+            let _ = writeln!(out, "{style}{line}{style:#}");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
 /// The lines of one product's plan.
 pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, String)> {
     let mut lines = Vec::new();
@@ -161,15 +188,19 @@ pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, Str
         if product.read_by_name {
             format!(
                 "product {} ({}), by name: {} of {} declared device(s) on the platform",
-                product.product_key,
+                product.label(),
                 where_.join(", "),
                 product.live_devices,
                 product.live_devices + product.register.len()
             )
         } else {
             format!(
-                "product {} ({}), {} device(s) on the platform",
-                product.product_key,
+                "{} ({}), {} device(s) on the platform",
+                if product.product_key.is_empty() {
+                    format!("new {}", product.label())
+                } else {
+                    format!("product {}", product.product_key)
+                },
                 where_.join(", "),
                 product.live_devices
             )
@@ -257,10 +288,11 @@ pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, Str
         register: product.register.len(),
         update: product.update.len(),
         delete: product.delete.len(),
+        ..Summary::default()
     };
     lines.push((
         Kind::Note,
-        format!("  {}: {}", product.product_key, summary_text(summary)),
+        format!("  {}: {}", product.label(), summary_text(summary)),
     ));
     lines
 }
@@ -270,27 +302,28 @@ pub(crate) fn product_lines(product: &ProductPlan, full: bool) -> Vec<(Kind, Str
 pub fn text(plan: &Plan, full: bool, color: bool) -> String {
     let mut out = String::new();
     let summary = plan.summary();
+    let fleet = super::fleet::fleet_lines(plan, full);
+    if !fleet.is_empty() {
+        push_lines(&mut out, fleet, color);
+        out.push('\n');
+    }
     for product in &plan.products {
         let mut lines = product_lines(product, full);
         if let Some(refusal) = plan
             .delete_guard
             .iter()
-            .find(|r| r.product_key == product.product_key)
+            .find(|r| r.group.is_none() && r.product_key == product.product_key)
         {
             lines.push((Kind::Delete, format!("  ! {refusal}")));
         }
-        for (kind, line) in lines {
-            if color && kind != Kind::Field && kind != Kind::Note {
-                let style = style(kind);
-                let _ = writeln!(out, "{style}{line}{style:#}");
-            } else {
-                let _ = writeln!(out, "{line}");
-            }
-        }
+        push_lines(&mut out, lines, color);
         out.push('\n');
     }
-    if summary.has_changes() {
+    if summary.has_changes() || !plan.blocked().is_empty() {
         let _ = write!(out, "Plan: {}.", summary_text(summary));
+        if let Some(fleet) = fleet_summary_text(summary) {
+            out.push_str(&fleet);
+        }
         if summary.delete > 0 {
             let _ = write!(
                 out,
@@ -304,6 +337,14 @@ pub fn text(plan: &Plan, full: bool, color: bool) -> String {
                 out,
                 "Apply will refuse this plan: {} product(s) exceed --max-delete (see `!` above).",
                 plan.delete_guard.len()
+            );
+        }
+        let blocked = plan.blocked();
+        if !blocked.is_empty() {
+            let _ = writeln!(
+                out,
+                "Apply will refuse this plan: {} change(s) cannot be applied (see `! apply will refuse` above).",
+                blocked.len()
             );
         }
     } else {
@@ -320,6 +361,7 @@ mod tests {
     fn renames(count: usize) -> ProductPlan {
         ProductPlan {
             product_key: "a1Meters".to_owned(),
+            product_name: None,
             region: None,
             instance: None,
             prune: false,

@@ -6,6 +6,7 @@ mod docs;
 mod drift;
 mod edges;
 mod export;
+mod fleet;
 mod hardening;
 mod interrupts;
 mod leaks;

@@ -56,7 +56,7 @@ fn plan_of(manifest_text: &str, live_products: &BTreeMap<&str, LiveProduct>) -> 
         manifest_files: vec!["devices.yaml".to_owned()],
         manifest_fingerprint: "0".repeat(64),
         products,
-        delete_guard: Vec::new(),
+        ..Plan::default()
     }
 }
 
