@@ -5,10 +5,14 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_saphyr::FlowMap;
+use serde_saphyr::{FlowMap, FlowSeq};
 
 use crate::model::{LiveDevice, LiveProduct, numbered_name};
 use crate::wire;
+
+mod fleet;
+
+pub use fleet::{ExportedGroups, groups_documents, memberships, product_document};
 
 /// Shortest run written in the range form.
 const MIN_RUN: usize = 3;
@@ -68,6 +72,8 @@ struct Entry {
     enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<FlowMap<BTreeMap<String, String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<FlowSeq<Vec<String>>>,
 }
 
 /// A device as it will be declared.
@@ -77,6 +83,8 @@ struct Declared<'a> {
     nickname: Option<&'a str>,
     enabled: bool,
     tags: Option<&'a BTreeMap<String, String>>,
+    /// The groups it belongs to, by name (`None`: none written).
+    groups: Option<&'a Vec<String>>,
 }
 
 /// How a run writes nicknames: none, the same literal, or the number filled in.
@@ -163,6 +171,7 @@ fn nickname_forms(nickname: Option<&str>, n: u64) -> Vec<NicknameForm<'_>> {
 fn declarable<'a>(
     name: &'a str,
     device: &'a LiveDevice,
+    groups: Option<&'a Vec<String>>,
     unmanaged: &mut Vec<String>,
 ) -> Declared<'a> {
     let nickname = device.nickname.as_deref().filter(|nickname| {
@@ -196,6 +205,7 @@ fn declarable<'a>(
         nickname,
         enabled: device.enabled,
         tags,
+        groups,
     }
 }
 
@@ -206,6 +216,7 @@ fn plain(device: &Declared<'_>) -> Entry {
         nickname: device.nickname.map(str::to_owned),
         enabled: (!device.enabled).then_some(false),
         tags: device.tags.cloned().map(FlowMap),
+        groups: device.groups.cloned().map(FlowSeq),
     }
 }
 
@@ -225,7 +236,10 @@ fn run_at<'a>(devices: &[(u64, Declared<'a>)], start: usize) -> (usize, Nickname
     }
     let mut length = 1;
     while let Some((n, next)) = devices.get(start + length) {
-        if *n != first_n + length as u64 || next.enabled != first.enabled || next.tags != first.tags
+        if *n != first_n + length as u64
+            || next.enabled != first.enabled
+            || next.tags != first.tags
+            || next.groups != first.groups
         {
             break;
         }
@@ -243,16 +257,21 @@ fn run_at<'a>(devices: &[(u64, Declared<'a>)], start: usize) -> (usize, Nickname
     (length, forms[0])
 }
 
-/// Writes one product's live state as a manifest.
+/// Writes one product's live state as a manifest; `groups` gives each device's groups by name
+/// (see [`memberships`]).
 ///
 /// # Errors
 /// Only if the YAML cannot be written (a bug).
-pub fn manifest(target: &Target, live: &LiveProduct) -> Result<Exported, serde_saphyr::ser::Error> {
+pub fn manifest(
+    target: &Target,
+    live: &LiveProduct,
+    groups: &BTreeMap<String, Vec<String>>,
+) -> Result<Exported, serde_saphyr::ser::Error> {
     let mut unmanaged = Vec::new();
     let mut shapes: Shape<'_> = BTreeMap::new();
     let mut entries: Vec<(String, Entry)> = Vec::new();
     for (name, device) in &live.devices {
-        let declared = declarable(name, device, &mut unmanaged);
+        let declared = declarable(name, device, groups.get(name), &mut unmanaged);
         match numbered_name(name) {
             Some((prefix, n, digits, suffix)) => shapes
                 .entry((prefix, digits, suffix))
@@ -287,6 +306,7 @@ pub fn manifest(target: &Target, live: &LiveProduct) -> Result<Exported, serde_s
                         nickname: form.template(),
                         enabled: (!first.enabled).then_some(false),
                         tags: first.tags.cloned().map(FlowMap),
+                        groups: first.groups.cloned().map(FlowSeq),
                     },
                 ));
             }

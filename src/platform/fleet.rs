@@ -83,6 +83,31 @@ async fn product_tags(client: &Client, product_key: &str) -> Result<Tags, Error>
         .collect())
 }
 
+/// One product as QueryProduct reports it, fields fixed at creation included (tags not read).
+async fn product_details(client: &Client, product_key: &str) -> Result<LiveProductInfo, Error> {
+    let data = client
+        .call(&QueryProduct {
+            product_key: product_key.to_owned(),
+        })
+        .await?
+        .data;
+    Ok(LiveProductInfo {
+        key: product_key.to_owned(),
+        name: data.product_name,
+        description: data.description,
+        device_count: data.device_count,
+        fixed: FixedProductFields {
+            node_type: Some(data.node_type),
+            auth_type: Some(data.auth_type),
+            data_format: data.data_format,
+            net_type: data.net_type.map(net_type_name),
+            protocol_type: data.protocol_type,
+            edition: Some(data.aliyun_commodity_code).filter(|e| !e.is_empty()),
+        },
+        tags: None,
+    })
+}
+
 /// Every product of one place, with the fixed fields and tags of the ones `declared` names, and
 /// with `prune`, the tags of the empty undeclared ones (for their protection).
 async fn read_products(
@@ -115,22 +140,7 @@ async fn read_products(
             tags: None,
         };
         if let Some(decl) = decl {
-            let data = client
-                .call(&QueryProduct {
-                    product_key: live.key.clone(),
-                })
-                .await?
-                .data;
-            live.description = data.description;
-            live.device_count = data.device_count;
-            live.fixed = FixedProductFields {
-                node_type: Some(data.node_type),
-                auth_type: Some(data.auth_type),
-                data_format: data.data_format,
-                net_type: data.net_type.map(net_type_name),
-                protocol_type: data.protocol_type,
-                edition: Some(data.aliyun_commodity_code).filter(|e| !e.is_empty()),
-            };
+            live = product_details(client, &live.key).await?;
             if decl.tags.is_some() {
                 live.tags = Some(product_tags(client, &live.key).await?);
             }
@@ -197,9 +207,29 @@ async fn group_members(client: &Client, group_id: &str) -> Result<BTreeSet<Membe
 struct GroupReads<'a> {
     desired: &'a DesiredState,
     place: &'a Place,
+    /// Read the whole tree (group prune, export), not only as deep as the declared groups.
     prune: bool,
-    /// Declared groups whose members the plan compares.
-    members_of: BTreeSet<&'a str>,
+    /// Read the tags of undeclared groups (for prune's protection, or export).
+    undeclared_tags: bool,
+    /// Groups whose members are read.
+    members_of: MembersOf<'a>,
+}
+
+/// Which groups' members a group read reads.
+enum MembersOf<'a> {
+    /// The declared groups whose members the plan compares.
+    Declared(BTreeSet<&'a str>),
+    /// Every group (export).
+    Every,
+}
+
+impl MembersOf<'_> {
+    fn includes(&self, name: &str) -> bool {
+        match self {
+            MembersOf::Declared(names) => names.contains(name),
+            MembersOf::Every => true,
+        }
+    }
 }
 
 impl GroupReads<'_> {
@@ -216,7 +246,7 @@ impl GroupReads<'_> {
     fn tags_needed(&self, name: &str) -> bool {
         match self.desired.groups.get(name) {
             Some(decl) if &decl.place == self.place => decl.tags.is_some(),
-            _ => self.prune,
+            _ => self.undeclared_tags,
         }
     }
 
@@ -266,7 +296,7 @@ impl GroupReads<'_> {
             } else {
                 None
             };
-            let members = if self.members_of.contains(group.name.as_str()) {
+            let members = if self.members_of.includes(&group.name) {
                 Some(group_members(client, &group.id).await?)
             } else {
                 None
@@ -344,7 +374,8 @@ pub async fn read(
             desired,
             place,
             prune: prune.groups,
-            members_of: members_of.clone(),
+            undeclared_tags: prune.groups,
+            members_of: MembersOf::Declared(members_of.clone()),
         };
         async move {
             reads
@@ -385,6 +416,64 @@ pub async fn read(
     } else {
         Err(errors)
     }
+}
+
+/// What `iotplan export` reads of one place: the products asked for and every device group.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRead {
+    /// The products, in the order asked for, with their tags unless left out.
+    pub products: Vec<LiveProductInfo>,
+    /// Every group there, by name, with its tags and members; empty when groups are left out.
+    pub groups: BTreeMap<String, LiveGroup>,
+}
+
+/// Reads, for export, the products `product_keys` names (QueryProduct, and ListProductTags with
+/// `tags`) and, with `groups`, the whole group tree of the client's place with every group's tags
+/// and members.
+///
+/// # Errors
+/// The first read that failed after its retries, with what it was reading.
+pub async fn read_for_export(
+    client: &Client,
+    product_keys: &[String],
+    tags: bool,
+    groups: bool,
+) -> Result<ExportRead, FleetError> {
+    let products = futures::stream::iter(product_keys)
+        .map(|key| async move {
+            let mut live = product_details(client, key).await?;
+            if tags {
+                live.tags = Some(product_tags(client, key).await?);
+            }
+            Ok::<_, Error>(live)
+        })
+        .buffered(READS_IN_FLIGHT)
+        .try_collect()
+        .await
+        .map_err(|source| FleetError {
+            what: "the products to export".to_owned(),
+            source,
+        })?;
+    let mut read = ExportRead {
+        products,
+        groups: BTreeMap::new(),
+    };
+    if groups {
+        let nothing_declared = DesiredState::default();
+        let place = Place::default();
+        let reads = GroupReads {
+            desired: &nothing_declared,
+            place: &place,
+            prune: true,
+            undeclared_tags: tags,
+            members_of: MembersOf::Every,
+        };
+        read.groups = reads.read(client).await.map_err(|source| FleetError {
+            what: "the device groups to export".to_owned(),
+            source,
+        })?;
+    }
+    Ok(read)
 }
 
 /// Every product or group read that failed, one per line with what to do.

@@ -1,9 +1,12 @@
 //! `iotplan export` round trips: export, then plan the exported files: no changes, for products
-//! of 0, 1 and 10,050 devices with nicknames, disabled devices and tags. Secrets never exported.
+//! of 0, 1 and 10,050 devices with nicknames, disabled devices and tags, and for a product with
+//! its group tree and membership. Secrets never exported.
 
 use std::path::Path;
 
-use crate::support::{TestEnv, iotplan, now_ms, text};
+use iotplan::wire::ops::{BatchAddDeviceGroupRelations, CreateDeviceGroup, Member};
+
+use crate::support::{TestEnv, iotplan, now_ms, repo, text};
 
 fn seed(env: &TestEnv) -> Vec<String> {
     env.running.emulator.with_store(|store| {
@@ -99,6 +102,10 @@ async fn exported_manifests_plan_to_no_changes() {
         text(&output.stderr)
     );
     assert!(text(&output.stdout).contains("No changes."));
+    assert!(
+        !dir.path().join("manifests/groups.yaml").exists(),
+        "no groups, no groups file"
+    );
 
     let exported: String = ["a1Empty", "a1One", "a1Big"]
         .iter()
@@ -157,4 +164,142 @@ async fn export_refuses_to_overwrite_and_names_unknown_products() {
         "{}",
         text(&output.stderr)
     );
+}
+
+const FLEET: &str = "apiVersion: iotplan/v1\nkind: Product\nname: thermostat_v2\ndescription: Second generation\nnodeType: gateway\nnetType: ethernet\ndataFormat: alink\ntags: {team: hvac}\n---\napiVersion: iotplan/v1\nkind: DeviceGroup\nname: campus\ndescription: The campus\ntags: {site: hq}\n---\napiVersion: iotplan/v1\nkind: DeviceGroup\nname: building_a\nparent: campus\n---\napiVersion: iotplan/v1\nkind: DeviceGroup\nname: floor_3\nparent: building_a\n---\napiVersion: iotplan/v1\nkind: DeviceSet\nproductName: thermostat_v2\ndevices:\n  - name: t-{n:04}\n    range: {from: 1, to: 120}\n    groups: [campus, floor_3]\n  - name: t-{n:04}\n    range: {from: 121, to: 200}\n    groups: [building_a]\n  - name: t-{n:04}\n    range: {from: 201, to: 210}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_groups_and_membership_export_to_a_plan_with_no_changes() {
+    let env = TestEnv::fast().await;
+    let source = repo(&[("m/fleet.yaml", FLEET)]);
+    let output = iotplan(&env, source.path(), &["apply", "m", "--auto-approve"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let key = env.running.emulator.with_store(|store| {
+        store
+            .products
+            .values()
+            .find(|p| p.name == "thermostat_v2")
+            .map(|p| p.key.clone())
+            .expect("created")
+    });
+    // A group made in the console, with a member, is exported too.
+    let client = env.client();
+    let console = client
+        .call(&CreateDeviceGroup {
+            group_name: "console_made".to_owned(),
+            group_desc: Some("Made by hand".to_owned()),
+            super_group_id: None,
+        })
+        .await
+        .expect("group");
+    client
+        .call(&BatchAddDeviceGroupRelations {
+            group_id: console.data.group_id,
+            devices: vec![Member {
+                product_key: key.clone(),
+                device_name: "t-0205".to_owned(),
+            }],
+        })
+        .await
+        .expect("member");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &[
+            "export",
+            "--product",
+            &key,
+            "--out",
+            "exported",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(summary["groups"]["groups"], 4, "{summary}");
+    assert_eq!(
+        summary["products"][0]["entries"], 5,
+        "three ranges, t-0205 on its own, and the range after it: {summary}"
+    );
+    let product = std::fs::read_to_string(dir.path().join(format!("exported/{key}.yaml")))
+        .expect("product file");
+    for line in [
+        "kind: Product",
+        "name: thermostat_v2",
+        &format!("product: {key}"),
+        "description: Second generation",
+        "nodeType: gateway",
+        "netType: ethernet",
+        "dataFormat: alink",
+        "tags: {team: hvac}",
+        "  range: {from: 1, to: 120}",
+        "  groups: [campus, floor_3]",
+        "  groups: [building_a]",
+        "  groups: [console_made]",
+    ] {
+        assert!(
+            product.lines().any(|l| l == line),
+            "missing `{line}` in:\n{product}"
+        );
+    }
+    let groups = std::fs::read_to_string(dir.path().join("exported/groups.yaml")).expect("groups");
+    for line in [
+        "name: console_made",
+        "description: Made by hand",
+        "parent: building_a",
+        "tags: {site: hq}",
+    ] {
+        assert!(
+            groups.lines().any(|l| l == line),
+            "missing `{line}` in:\n{groups}"
+        );
+    }
+    assert!(
+        groups.find("name: campus") < groups.find("name: building_a")
+            && groups.find("name: building_a") < groups.find("name: floor_3"),
+        "parents come first:\n{groups}"
+    );
+
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &["plan", "exported", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).contains("No changes."));
+
+    // To stdout, every document comes in one stream that validates as a whole.
+    let output = iotplan(&env, dir.path(), &["export", "--product", &key]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    std::fs::write(dir.path().join("all.yaml"), &output.stdout).expect("write");
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &["plan", "all.yaml", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    // `--no-groups` writes no group and no membership.
+    let output = iotplan(
+        &env,
+        dir.path(),
+        &["export", "--product", &key, "--no-groups", "--out", "bare"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!dir.path().join("bare/groups.yaml").exists());
+    let bare = std::fs::read_to_string(dir.path().join(format!("bare/{key}.yaml"))).expect("file");
+    assert!(!bare.contains("groups:"), "{bare}");
 }
