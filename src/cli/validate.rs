@@ -1,5 +1,6 @@
 //! `iotplan validate`: check manifests offline; exit 0 when valid, 1 otherwise.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -14,7 +15,8 @@ use crate::output::Printer;
 pub enum ValidateFormat {
     /// Human-readable.
     Text,
-    /// `{"format_version":1,"valid":…,"products":…,"devices":…,"errors":[{file,line,column,message,hint}]}`.
+    /// `{"format_version":1,"valid":…,"products":…,"devices":…,"errors":[{file,line,column,message,hint}]}`,
+    /// with `product_documents`, `groups` and `memberships` when the manifests declare some.
     Json,
 }
 
@@ -45,7 +47,58 @@ struct JsonReport {
     valid: bool,
     products: usize,
     devices: usize,
+    #[serde(flatten)]
+    fleet: FleetCounts,
     errors: Vec<JsonError>,
+}
+
+/// What the manifests declare besides devices; each left out of the JSON when zero.
+#[derive(Serialize, Default)]
+struct FleetCounts {
+    /// `Product` documents.
+    #[serde(skip_serializing_if = "is_zero")]
+    product_documents: usize,
+    /// `DeviceGroup` documents.
+    #[serde(skip_serializing_if = "is_zero")]
+    groups: usize,
+    /// Device-to-group memberships declared on device entries.
+    #[serde(skip_serializing_if = "is_zero")]
+    memberships: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
+impl FleetCounts {
+    fn of(desired: &crate::model::DesiredState) -> Self {
+        FleetCounts {
+            product_documents: desired.declared_products.len(),
+            groups: desired.groups.len(),
+            memberships: desired
+                .products
+                .values()
+                .flat_map(|p| p.devices.values())
+                .map(|d| d.groups.as_ref().map_or(0, |g| g.len()))
+                .sum(),
+        }
+    }
+
+    /// `, 2 Product document(s), 3 device group(s), 40 membership(s)`, the zero ones left out.
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for (count, what) in [
+            (self.product_documents, "Product document(s)"),
+            (self.groups, "device group(s)"),
+            (self.memberships, "membership(s)"),
+        ] {
+            if count > 0 {
+                let _ = write!(text, ", {count} {what}");
+            }
+        }
+        text
+    }
 }
 
 /// Validates and reports.
@@ -66,6 +119,10 @@ pub(super) async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result
                 .sum(),
         )
     });
+    let fleet = result.as_ref().map_or_else(
+        |_| FleetCounts::default(),
+        |loaded| FleetCounts::of(&loaded.desired),
+    );
     match args.format {
         ValidateFormat::Json => {
             let errors = result
@@ -78,6 +135,7 @@ pub(super) async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result
                 valid: result.is_ok(),
                 products,
                 devices,
+                fleet,
                 errors: errors
                     .into_iter()
                     .map(|d| JsonError {
@@ -93,7 +151,8 @@ pub(super) async fn run(args: ValidateArgs, printer: &Printer) -> anyhow::Result
         }
         ValidateFormat::Text => match &result {
             Ok(loaded) => printer.out(&format!(
-                "valid: {products} product(s), {devices} device(s) in {} file(s)\n",
+                "valid: {products} product(s), {devices} device(s){} in {} file(s)\n",
+                fleet.text(),
                 loaded.files.len()
             )),
             Err(error) => printer.err_line(&format!("error: {error}")),

@@ -442,3 +442,30 @@ async fn a_kill_at_each_new_phase_converges_with_nothing_doubled() {
         assert_no_changes(&env, dir.path(), phase).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_counts_products_groups_and_memberships() {
+    let env = TestEnv::fast().await;
+    let dir = repo(&[
+        ("m/product.yaml", PRODUCT),
+        ("m/groups.yaml", TREE),
+        ("m/devices.yaml", &devices(30, "floor_3, campus")),
+    ]);
+    let output = iotplan(&env, dir.path(), &["validate", "m"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "valid: 1 product(s), 30 device(s), 1 Product document(s), 3 device group(s), 60 membership(s) in 3 file(s)\n"
+    );
+    let output = iotplan(&env, dir.path(), &["validate", "m", "--format", "json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        (
+            &report["product_documents"],
+            &report["groups"],
+            &report["memberships"]
+        ),
+        (&1.into(), &3.into(), &60.into()),
+        "{report}"
+    );
+}
